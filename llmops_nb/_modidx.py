@@ -408,6 +408,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'llmops_nb.safety._term_pattern': ('safety.html#_term_pattern', 'llmops_nb/safety.py'),
                                   'llmops_nb.safety._term_regex': ('safety.html#_term_regex', 'llmops_nb/safety.py'),
                                   'llmops_nb.safety._to_numpy_bool': ('safety.html#_to_numpy_bool', 'llmops_nb/safety.py'),
+                                  'llmops_nb.safety._uuid': ('safety.html#_uuid', 'llmops_nb/safety.py'),
                                   'llmops_nb.safety.arrow_strings': ('safety.html#arrow_strings', 'llmops_nb/safety.py'),
                                   'llmops_nb.safety.card_confidence': ('safety.html#card_confidence', 'llmops_nb/safety.py'),
                                   'llmops_nb.safety.cli_safety': ('safety.html#cli_safety', 'llmops_nb/safety.py'),
