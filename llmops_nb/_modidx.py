@@ -25,6 +25,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'llmops_nb.cli.cli_validate': ('cli.html#cli_validate', 'llmops_nb/cli.py'),
                                'llmops_nb.cli.default_report_dir': ('cli.html#default_report_dir', 'llmops_nb/cli.py'),
                                'llmops_nb.cli.err': ('cli.html#err', 'llmops_nb/cli.py'),
+                               'llmops_nb.cli.expand_paths': ('cli.html#expand_paths', 'llmops_nb/cli.py'),
                                'llmops_nb.cli.file_url': ('cli.html#file_url', 'llmops_nb/cli.py'),
                                'llmops_nb.cli.load_command': ('cli.html#load_command', 'llmops_nb/cli.py'),
                                'llmops_nb.cli.main': ('cli.html#main', 'llmops_nb/cli.py'),
