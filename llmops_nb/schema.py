@@ -7,8 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # %% auto #0
-__all__ = ['COLUMNS', 'DTYPES', 'COLUMN_NAMES', 'REQUIRED', 'TOKEN_COLUMNS', 'Column', 'column', 'requestlog_dtypes',
-           'empty_requestlog', 'conform', 'schema_table']
+__all__ = ['COLUMNS', 'DTYPES', 'COLUMN_NAMES', 'REQUIRED', 'TOKEN_COLUMNS', 'FINISH_REASONS', 'SERVICE_TIERS',
+           'STATUS_CODE_RANGE', 'FEEDBACK_VALUES', 'QUALITY_RANGE', 'TS_MIN', 'MAX_FUTURE_DAYS', 'GX_COLUMNS', 'Column',
+           'column', 'requestlog_dtypes', 'empty_requestlog', 'conform', 'schema_table', 'Check', 'ts_bounds',
+           'requestlog_checks', 'add_check_columns', 'requestlog_suite', 'run_gx']
 
 # %% ../nbs/02_schema.ipynb #e19d8ab7
 @dataclass(frozen=True)
@@ -111,3 +113,132 @@ def schema_table() -> pd.DataFrame:
     "A DataFrame describing every column: name, dtype, OTel attribute, meaning, required."
     return pd.DataFrame([dict(column=c.name, dtype=DTYPES[c.kind], otel=c.otel, meaning=c.meaning, required=c.required)
                          for c in COLUMNS])
+
+# %% ../nbs/02_schema.ipynb #9569574a
+FINISH_REASONS = (
+    # OpenAI Chat Completions / Responses
+    "stop", "length", "tool_calls", "function_call", "content_filter", "max_output_tokens",
+    # Anthropic Messages
+    "end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal", "model_context_window_exceeded",
+    # Gemini
+    "finish_reason_unspecified", "safety", "recitation", "language", "other", "blocklist", "prohibited_content",
+    "spii", "malformed_function_call", "image_safety", "unexpected_tool_call", "too_many_tool_calls",
+    # generic outcomes of calls that did not finish normally
+    "error", "cancelled", "timeout",
+)
+SERVICE_TIERS = ("standard", "batch", "flex", "priority", "scale")
+STATUS_CODE_RANGE = (100, 599)
+FEEDBACK_VALUES = (-1, 0, 1)
+QUALITY_RANGE = (0.0, 1.0)
+TS_MIN = "2020-01-01T00:00:00Z"
+MAX_FUTURE_DAYS = 2
+
+# %% ../nbs/02_schema.ipynb #676c7eed
+@dataclass(frozen=True)
+class Check:
+    "One row-level constraint on RequestLog and the quarantine rule a failing row is filed under."
+    id: str  # unique id, e.g. `min:input_tokens`
+    kind: str  # not_null, min, between, in_set, pair_ge, unique or dtype
+    column: str  # the column checked (column A for pair_ge)
+    rule: str  # quarantine rule name, e.g. `negative_tokens`
+    other: str|None = None  # column B for pair_ge (column ≥ other)
+    lo: object = None  # lower bound (min, between)
+    hi: object = None  # upper bound (between)
+    values: tuple = ()  # allowed values (in_set) or dtype names (dtype)
+
+# %% ../nbs/02_schema.ipynb #fe1c4a91
+_DTYPE_NAMES = {"float": ("float64",), "int": ("Int64Dtype",), "bool": ("BooleanDtype",)}
+
+def ts_bounds(now=None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    "Plausible range for `ts_start`: from `TS_MIN` to `now` (default: the current time) plus `MAX_FUTURE_DAYS`."
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    if now.tzinfo is None: now = now.tz_localize("UTC")
+    return pd.Timestamp(TS_MIN), now + pd.Timedelta(days=MAX_FUTURE_DAYS)
+
+def requestlog_checks(now=None) -> tuple[Check, ...]:
+    "Every row-level constraint on RequestLog; `now` fixes the upper bound for plausible timestamps."
+    lo, hi = ts_bounds(now)
+    checks = [Check(f"dtype:{c.name}", "dtype", c.name, "bad_type", values=_DTYPE_NAMES[c.kind])
+              for c in COLUMNS if c.kind in _DTYPE_NAMES]
+    checks += [Check(f"not_null:{c}", "not_null", c, "required_missing") for c in REQUIRED]
+    checks += [Check(f"min:{c}", "min", c, "negative_tokens", lo=0) for c in TOKEN_COLUMNS]
+    checks += [Check("min:duration_s", "min", "duration_s", "negative_duration", lo=0),
+               Check("min:ttft_s", "min", "ttft_s", "negative_duration", lo=0),
+               Check("pair_ge:ts_end", "pair_ge", "ts_end", "ts_end_before_start", other="ts_start"),
+               Check("pair_ge:cache", "pair_ge", "input_tokens", "cache_exceeds_input", other="cache_input_tokens"),
+               Check("pair_ge:reasoning", "pair_ge", "output_tokens", "reasoning_exceeds_output", other="reasoning_output_tokens"),
+               Check("between:ts_start", "between", "ts_start", "implausible_timestamp", lo=lo, hi=hi),
+               Check("between:status_code", "between", "status_code", "unknown_status_code", lo=STATUS_CODE_RANGE[0], hi=STATUS_CODE_RANGE[1]),
+               Check("in_set:finish_reason", "in_set", "finish_reason", "unknown_finish_reason", values=FINISH_REASONS),
+               Check("in_set:service_tier", "in_set", "service_tier", "unknown_service_tier", values=SERVICE_TIERS),
+               Check("between:quality_score", "between", "quality_score", "quality_out_of_range", lo=QUALITY_RANGE[0], hi=QUALITY_RANGE[1]),
+               Check("in_set:feedback", "in_set", "feedback", "unknown_feedback", values=FEEDBACK_VALUES),
+               Check("unique:request_id", "unique", "request_id", "duplicate_request_id")]
+    return tuple(checks)
+
+def add_check_columns(df: pd.DataFrame) -> pd.DataFrame:
+    "`df` plus the helper column `cache_input_tokens` (cache read + cache write; missing parts count as 0)."
+    cache = df["cache_read_input_tokens"].fillna(0) + df["cache_creation_input_tokens"].fillna(0)
+    return df.assign(cache_input_tokens=cache.astype("Int64"))
+
+# %% ../nbs/02_schema.ipynb #ff4dfd04
+def _expectation(gxe, c: Check):
+    "The GX expectation for check `c`."
+    meta = {"check": c.id, "rule": c.rule}
+    if c.kind == "dtype": return gxe.ExpectColumnValuesToBeInTypeList(column=c.column, type_list=list(c.values), meta=meta)
+    if c.kind == "not_null": return gxe.ExpectColumnValuesToNotBeNull(column=c.column, meta=meta)
+    if c.kind == "min": return gxe.ExpectColumnValuesToBeBetween(column=c.column, min_value=c.lo, meta=meta)
+    if c.kind == "between": return gxe.ExpectColumnValuesToBeBetween(column=c.column, min_value=c.lo, max_value=c.hi, meta=meta)
+    if c.kind == "in_set": return gxe.ExpectColumnValuesToBeInSet(column=c.column, value_set=list(c.values), meta=meta)
+    if c.kind == "unique": return gxe.ExpectColumnValuesToBeUnique(column=c.column, meta=meta)
+    if c.kind == "pair_ge": return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A=c.column, column_B=c.other, or_equal=True, ignore_row_if="either_value_is_missing", meta=meta)
+    raise ValueError(f"unknown check kind {c.kind!r}")
+
+_GX = {}
+
+def _gx_context():
+    "A cached ephemeral GX context with one pandas dataframe asset, progress bars off."
+    if "ctx" not in _GX:
+        import logging, great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        ctx = gx.get_context(mode="ephemeral")
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        batch = ctx.data_sources.add_pandas("requestlog").add_dataframe_asset("batch").add_batch_definition_whole_dataframe("all")
+        _GX.update(ctx=ctx, batch=batch, n=0)
+    return _GX["ctx"], _GX["batch"]
+
+# %% ../nbs/02_schema.ipynb #bf1aa23d
+def requestlog_suite(checks=None, name: str = "requestlog"):
+    "A GX `ExpectationSuite` holding one expectation per check (default: `requestlog_checks()`)."
+    import great_expectations as gx, great_expectations.expectations as gxe
+    suite = gx.ExpectationSuite(name=name)
+    for c in (checks or requestlog_checks()): suite.add_expectation(_expectation(gxe, c))
+    return suite
+
+GX_COLUMNS = ("check", "rule", "expectation", "column", "success", "element_count", "unexpected_count", "unexpected_percent")
+
+def run_gx(df: pd.DataFrame, checks=None, now=None) -> pd.DataFrame:
+    "Validate a RequestLog batch with the GX suite; one row per expectation: check, rule, expectation, column, success, counts."
+    import great_expectations as gx
+    checks = checks or requestlog_checks(now)
+    if len(df) == 0: return pd.DataFrame(columns=list(GX_COLUMNS))
+    ctx, batch = _gx_context()
+    _GX["n"] += 1
+    name = f"requestlog-{_GX['n']}"
+    suite = ctx.suites.add(requestlog_suite(checks, name))
+    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    try: res = vd.run(batch_parameters={"dataframe": add_check_columns(df)}, result_format="SUMMARY")
+    finally: ctx.validation_definitions.delete(name); ctx.suites.delete(name)
+    rows = []
+    for r in res.results:
+        cfg, out = r.expectation_config, r.result or {}
+        rows.append(dict(check=cfg.meta["check"], rule=cfg.meta["rule"], expectation=cfg.type,
+                         column=cfg.kwargs.get("column") or f"{cfg.kwargs.get('column_A')} ≥ {cfg.kwargs.get('column_B')}",
+                         success=bool(r.success), element_count=out.get("element_count", len(df)),
+                         unexpected_count=out.get("unexpected_count", 0 if r.success else None),
+                         unexpected_percent=out.get("unexpected_percent", 0.0 if r.success else None)))
+    order = {c.id: i for i, c in enumerate(checks)}
+    out = pd.DataFrame(rows).sort_values("check", key=lambda s: s.map(order)).reset_index(drop=True)
+    return out.astype({"unexpected_count": "Int64", "unexpected_percent": "float64", "element_count": "Int64"})
