@@ -403,3 +403,15 @@ def test_ingested_demo_workspace(demo_workspace, demo_ingest_summary):
     assert set(planted[planted.category.isin(["pii", "injection"])].request_id) <= set(df.request_id)
     q = logs.load_quarantine(demo_workspace)
     assert len(q) == N_MALFORMED
+
+
+def test_refresh_removes_the_old_store_and_refuses_foreign_workspaces(tmp_path):
+    ws = make_demo_workspace(tmp_path / "w", rows=200, progress=False)
+    (ws / "store" / "requests").mkdir(parents=True)
+    (ws / "store" / "requests" / "old.parquet").write_bytes(b"stale")
+    make_demo_workspace(ws, rows=200, progress=False)
+    assert not (ws / "store").exists()
+    other = tmp_path / "other"; other.mkdir()
+    (other / "settings.ini").write_text("[organisation]\nname = Example Corp\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not the demo company"): make_demo_workspace(other, rows=200, progress=False)
+    assert not (other / "raw").exists()
