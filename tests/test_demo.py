@@ -415,3 +415,14 @@ def test_refresh_removes_the_old_store_and_refuses_foreign_workspaces(tmp_path):
     (other / "settings.ini").write_text("[organisation]\nname = Example Corp\n", encoding="utf-8")
     with pytest.raises(ValueError, match="not the demo company"): make_demo_workspace(other, rows=200, progress=False)
     assert not (other / "raw").exists()
+
+
+def test_safety_scanner_finds_exactly_the_planted_rows(mid):
+    "The text banks hold no PII or injection by accident: the scanner flags the planted rows and nothing else."
+    safety = pytest.importorskip("llmops_nb.safety")
+    _, v = mid
+    found = safety.scan_requests(conform(v.drop(columns=["_file", "ts"])))
+    planted = planted_table().query("category in ['pii', 'injection']")
+    assert set(found.request_id) == set(planted.request_id)
+    fam = found.groupby("request_id").family.first()
+    assert (fam[planted.request_id].to_numpy() == planted.category.to_numpy()).all()
