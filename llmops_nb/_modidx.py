@@ -1018,6 +1018,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                         'llmops_nb.widgets.cost._chart_svg': ('cost_widget.html#_chart_svg', 'llmops_nb/widgets/cost.py'),
                                         'llmops_nb.widgets.cost._controls': ('cost_widget.html#_controls', 'llmops_nb/widgets/cost.py'),
                                         'llmops_nb.widgets.cost._estimate': ('cost_widget.html#_estimate', 'llmops_nb/widgets/cost.py'),
+                                        'llmops_nb.widgets.cost._for_workspace': ( 'cost_widget.html#_for_workspace',
+                                                                                   'llmops_nb/widgets/cost.py'),
                                         'llmops_nb.widgets.cost._from_workspace': ( 'cost_widget.html#_from_workspace',
                                                                                     'llmops_nb/widgets/cost.py'),
                                         'llmops_nb.widgets.cost._scenario_from_controls': ( 'cost_widget.html#_scenario_from_controls',
