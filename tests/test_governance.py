@@ -287,3 +287,20 @@ def test_demo_fails_for_visible_reasons(demo_gov, cat):
     chg = res[(res.control == "CHG-01") & (res.status == "fail")]
     assert len(chg) >= 1 and all("pending" in e for e in chg.evidence)
     assert "knowledge_search" not in set(res[(res.control == "CHG-02") & (res.status == "fail")].system)  # embeddings need no prompt
+
+
+def test_eval_gates_from_stored_runs(demo_gov, cat, tmp_path):
+    evals = pytest.importorskip("llmops_nb.evals")
+    if not hasattr(evals, "write_demo_evals"): pytest.skip("llmops_nb.evals.write_demo_evals is not available yet")
+    ws = tmp_path / "ws"
+    shutil.copytree(demo_gov, ws)
+    evals.write_demo_evals(ws)
+    g = G.derive_gate_results(ws / "evals")
+    runs = evals.list_runs(ws / "evals")
+    assert len(g) == len(runs) - runs.dataset.nunique()  # every run but the first of each dataset is gated
+    for r in g.itertuples():  # the same verdict as evals' own gate
+        assert r.passed == evals.run_gate(r.baseline, r.candidate, ws / "evals" / "gate.yaml", where=ws / "evals").passed
+    res = G.evaluate(ws, "2026-10", catalogue=cat).set_index(["system", "control"])
+    rel = res.loc[("email_generation", "REL-01")]  # sales_email 1.3 went live on 1 October with no eval run at all
+    assert (rel.status, rel.value) == ("fail", 1) and "sales_email 1.3: live 2026-10-01, no passing gate" in rel.evidence
+    assert res.loc[("code_assistant", "REL-01"), ["status", "sample_size"]].tolist() == ["pass", 0]  # nothing went live in October
