@@ -13,6 +13,20 @@ def cli(*args, cwd=None):
     return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
+class Result:
+    "What an in-process run of `main` printed and returned."
+    def __init__(self, code, out, err): self.returncode, self.stdout, self.stderr = code, out, err
+
+
+def run(capsys, *args) -> Result:
+    "Run `llmops_nb.cli.main` in this process (fast), capturing its output."
+    from llmops_nb.cli import main
+    capsys.readouterr()
+    code = main(list(map(str, args)))
+    o = capsys.readouterr()
+    return Result(code, o.out, o.err)
+
+
 def one_line_error(r) -> str:
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr
@@ -30,25 +44,27 @@ def test_help_and_unknown_command():
     assert r.returncode == 0 and "--period" in r.stdout and "-p KEY=VALUE" in r.stdout
 
 
-def test_validate(tmp_path):
+def test_validate(tmp_path, capsys):
     ini = tmp_path / "settings.ini"
     ini.write_text("[organisation]\nlocale = en\n\n[budget]\nmonthly_budget = -5\n")
-    msg = one_line_error(cli("validate", "--settings", ini))
+    msg = one_line_error(run(capsys, "validate", "--settings", ini))
     assert f"{ini}:5: [budget] monthly_budget = '-5': allowed a number ≥ 0" in msg
     ini.write_text("[organisation]\nlocale = en\n")
     (tmp_path / "raw").mkdir()
-    r = cli("validate", "--settings", ini)
+    r = run(capsys, "validate", "--settings", ini)
     assert r.returncode == 0, r.stderr
     assert re.search(r"✓ settings\s+" + re.escape(str(ini)), r.stdout) and "✓ template operations" in r.stdout
     assert re.search(r"! store\s+.*does not exist yet", r.stdout)
 
 
-def test_report_errors_are_one_line(tmp_path, demo_workspace):
-    assert "no report named 'nope'" in one_line_error(cli("report", "nope", "-w", demo_workspace))
-    assert "is not a month" in one_line_error(cli("report", "operations", "-w", demo_workspace, "--period", "2026-9"))
-    assert "workspace folder not found" in one_line_error(cli("report", "operations", "-w", tmp_path / "missing"))
-    assert "has no settings.ini" in one_line_error(cli("report", "operations", "-w", tmp_path))
-    assert "unknown parameter(s) colour" in one_line_error(cli("report", "operations", "-w", demo_workspace, "-p", "colour=red"))
+def test_report_errors_are_one_line(tmp_path, demo_raw_workspace, capsys):
+    ws = demo_raw_workspace
+    assert "no report named 'nope'" in one_line_error(run(capsys, "report", "nope", "-w", ws))
+    assert "is not a month" in one_line_error(run(capsys, "report", "operations", "-w", ws, "--period", "2026-9"))
+    assert "workspace folder not found" in one_line_error(run(capsys, "report", "operations", "-w", tmp_path / "missing"))
+    assert "has no settings.ini" in one_line_error(run(capsys, "report", "operations", "-w", tmp_path))
+    assert "unknown parameter(s) colour" in one_line_error(run(capsys, "report", "operations", "-w", ws, "-p", "colour=red"))
+    assert "not found" in one_line_error(run(capsys, "ingest", tmp_path / "nothing.jsonl", "-w", ws))
 
 
 def test_failing_template_exits_non_zero_and_keeps_notebook(tmp_path, demo_workspace):
@@ -66,37 +82,38 @@ def test_failing_template_exits_non_zero_and_keeps_notebook(tmp_path, demo_works
     assert json.loads((out / "manifest.json").read_text())["status"] == "failed"
 
 
-def test_report_default_folder(demo_workspace, tmp_path):
+def test_report_default_folder(demo_workspace, tmp_path, capsys):
     ws = tmp_path / "ws"
     shutil.copytree(demo_workspace, ws)
-    r = cli("report", "operations", "-w", ws, "--locale", "en", "--period", "2026-10")
+    r = run(capsys, "report", "operations", "-w", ws, "--locale", "en", "--period", "2026-10")
     assert r.returncode == 0, r.stderr
     html = ws / "reports" / "operations" / "2026-10" / "en" / "operations.html"
     assert html.exists() and str(html) in r.stdout and html.as_uri() in r.stdout
     assert "Oct 2026" in html.read_text()
 
 
-def test_ingest_prints_accounting(demo_raw_workspace, tmp_path):
+def test_ingest_prints_accounting(demo_raw_workspace, tmp_path, capsys):
     pytest.importorskip("llmops_nb.logs")
     ws = tmp_path / "ws"
     shutil.copytree(demo_raw_workspace, ws)
-    r = cli("ingest", ws / "raw", "-w", ws)
+    r = run(capsys, "ingest", ws / "raw", "-w", ws)
     assert r.returncode == 0, r.stderr
     m = re.search(r"ingested ([\d,]+) rows: ([\d,]+) valid, ([\d,]+) quarantined", r.stdout)
     n, v, q = (int(x.replace(",", "")) for x in m.groups())
     assert n == v + q and q > 0
-    assert "not found" in one_line_error(cli("ingest", tmp_path / "nothing.jsonl", "-w", ws))
+    r = run(capsys, "ingest", ws / "raw", "-w", ws)  # the same files again: nothing new, still accounted for
+    assert re.search(rf"ingested {n:,} rows: {v:,} valid \({v:,} of them already stored\), {q:,} quarantined", r.stdout), r.stdout
 
 
 def test_demo_end_to_end(tmp_path):
     pytest.importorskip("llmops_nb.logs")
     out = tmp_path / "demo"
-    r = cli("demo", "--out", out, "--rows", 1000, "--locale", "en")
+    r = cli("demo", "--out", out, "--rows", 300, "--locale", "en", "--report", "operations")
     assert r.returncode == 0, r.stderr[-2000:]
     html = out / "reports" / "operations" / "all" / "en" / "operations.html"
     assert html.exists() and html.as_uri() in r.stdout
     m = re.search(r"ingested ([\d,]+) rows: ([\d,]+) valid, ([\d,]+) quarantined", r.stdout)
-    assert m and int(m.group(2).replace(",", "")) == 1000
+    assert m and int(m.group(2).replace(",", "")) == 300
     manifest = json.loads((html.parent / "manifest.json").read_text())
     assert manifest["status"] == "ok" and manifest["parameters"]["locale"] == "en"
-    assert "1,000" in html.read_text()
+    assert ">300<" in html.read_text()  # the calls tile

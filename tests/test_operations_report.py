@@ -116,13 +116,19 @@ def test_kpis_against_targets(runs, calls, demo_workspace):
 def test_data_quality_accounts_for_every_row(runs, calls, demo_workspace):
     from llmops_nb.demo import PLANTED
     from llmops_nb import logs
+    from llmops_nb.i18n import t
     quarantined = len(logs.load_quarantine(demo_workspace))
     assert quarantined == len(PLANTED["malformed"])  # every planted bad line, and nothing else
     for loc, run in runs.items():
         dq = run.results["data_quality"]
         assert (dq["valid"], dq["quarantined"], dq["ingested"]) == (len(calls), quarantined, len(calls) + quarantined)
-        text = parse(run.html.read_text(encoding="utf-8")).text
-        assert f"{len(calls) + quarantined:,}" in text and f"{quarantined:,}" in text
+        page = parse(run.html.read_text(encoding="utf-8"))
+        assert f"{len(calls) + quarantined:,}" in page.text and f"{quarantined:,}" in page.text
+        # every rule that quarantined rows, in the reader's words (logs' labels), with its count
+        reasons = rows_of(page, {"ja": "隔離の理由", "en": "Quarantine reason"}[loc])
+        q = logs.load_quarantine(demo_workspace)
+        want = {t(f"logs.rule.{rule}", loc): f"{n:,}" for rule, n in q.rule.value_counts().items()}
+        assert {k: v[1] for k, v in reasons.items()} == want
 
 
 def test_both_locales_complete(runs):
