@@ -89,7 +89,13 @@ def test_report_default_folder(demo_workspace, tmp_path, capsys):
     assert r.returncode == 0, r.stderr
     html = ws / "reports" / "operations" / "2026-10" / "en" / "operations.html"
     assert html.exists() and str(html) in r.stdout and html.as_uri() in r.stdout
-    assert "Oct 2026" in html.read_text()
+    page = html.read_text()
+    import pandas as pd
+    req = pd.concat(pd.read_parquet(f) for f in sorted((ws / "store").rglob("*.parquet")) if "month=" in f.as_posix())
+    october = req[req.ts_start.dt.strftime("%Y-%m") == "2026-10"]
+    results = json.loads((html.parent / "results.json").read_text())
+    assert results["summary"]["calls"] == len(october) and results["summary"]["first_day"] == "2026-10-01"
+    assert "Oct 2026" in page and f">{len(october):,}<" in page
 
 
 def test_ingest_prints_accounting(demo_raw_workspace, tmp_path, capsys):

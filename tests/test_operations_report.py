@@ -168,14 +168,6 @@ def test_manifest_hashes_match(runs, demo_workspace):
             assert hashlib.sha256(Path(i["path"]).read_bytes()).hexdigest() == i["sha256"]
 
 
-def test_one_month(demo_workspace, calls, tmp_path):
-    run = run_report("operations", tmp_path, workspace=demo_workspace, locale="en", period="2026-09")
-    sep = calls[calls.ts_start.dt.strftime("%Y-%m") == "2026-09"]
-    page = parse(run.html.read_text(encoding="utf-8"))
-    assert "Sep 2026" in page.text and f"{len(sep):,}" in page.text
-    assert run.results["summary"]["calls"] == len(sep) and run.results["summary"]["first_day"] == "2026-09-01"
-
-
 @pytest.mark.browser
 def test_report_in_chromium_offline(runs, calls, tmp_path):
     from playwright.sync_api import sync_playwright
