@@ -864,8 +864,20 @@ def demo_settings(month_cost_usd: dict[str, float], start="2026-08-01", months: 
                     monthly_budget=budget, p95_latency_s=15.0, latency_s=30.0)
 
 # %% ../nbs/04_demo.ipynb #b592bf47
-DEMO_PARTS: list[Callable] = []  # ← integration point: `f(workspace: Path, seed: int)` callables run after the logs,
-                                 #   e.g. prompts.write_demo_prompts, cost.write_demo_cost (wired in by the lead)
+DEMO_PARTS: list = [  # the other modules' demo files, run in this order after the logs: callables `f(workspace, seed)`
+    "llmops_nb.prompts:write_demo_prompts",  # or "module:function" names, imported only when the demo is built
+    "llmops_nb.evals:write_demo_evals",
+    "llmops_nb.maturity:write_demo_assessments",
+    "llmops_nb.cost:write_demo_cost",
+    "llmops_nb.governance:write_demo_governance",  # last: it reads the prompts, evals and assessments above
+]
+
+def _demo_part(part) -> Callable:
+    "The callable behind a `DEMO_PARTS` entry (a callable, or 'module:function')."
+    if callable(part): return part
+    import importlib
+    mod, fn = part.split(":")
+    return getattr(importlib.import_module(mod), fn)
 
 def _plants_by_day(ndays: int) -> dict[int, list[tuple[int, Plant]]]:
     "Plants grouped by day offset (wrapped into the period), numbered in PLANTED order."
@@ -923,5 +935,5 @@ def make_demo_workspace(out_dir,  # folder to create or refresh (settings.ini, r
     finally:
         for f in files.values(): f.close()
     (root / "settings.ini").write_text(settings_ini_text(demo_settings(cost, start, months)), encoding="utf-8")
-    for part in DEMO_PARTS: part(root, seed)
+    for part in DEMO_PARTS: _demo_part(part)(root, seed)
     return root
