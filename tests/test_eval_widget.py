@@ -118,7 +118,8 @@ def test_dashboard_click_through(voila):
             page.select_option(".ee-baseline select", label="support_en-baseline")
             page.select_option(".ee-candidate select", label="support_en-candidate")
             j = independent(w, "support_en")
-            page.wait_for_function("n => document.querySelector('.ee-n') && document.querySelector('.ee-n').dataset.n == n", arg=str(len(j)))
+            done = "t => { const s = document.querySelector('.ee-status'); return s && s.innerText.startsWith(t); }"  # set last
+            page.wait_for_function(done, arg=f"{len(j)} cases summarised")
             page.wait_for_function("t => document.querySelector('.ee-headline').innerText.includes(t)",
                                    arg=f"{fmt_pct(j.passed_b.astype(float).mean())} → {fmt_pct(j.passed_c.astype(float).mean())}")
             assert f"{len(planted['support_en']['regressed'])} pass → fail" in headline()
@@ -127,7 +128,8 @@ def test_dashboard_click_through(voila):
             page.select_option(".ee-metric select", label="chrF (character n-grams)")
             page.select_option(".ee-tag select", label="json")
             jj = independent(w, "support_en", "json")
-            page.wait_for_function("n => document.querySelector('.ee-n').dataset.n == n", arg=str(len(jj)))
+            page.wait_for_function(done, arg=f"{len(jj)} cases summarised")
+            assert page.locator(".ee-n").get_attribute("data-n") == str(len(jj))
             row = page.locator('.ee-summary tr[data-metric="chrf"]')
             d = (jj.chrf_c - jj.chrf_b).mean()
             assert row.locator("td.d").inner_text() == EW.fmt_delta("chrf", d, "en")
