@@ -19,6 +19,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("llmops_nb.cli:cli_list", "list the report templates"),
     "ingest": ("llmops_nb.cli:cli_ingest", "load raw log files into the workspace's store"),
     "validate": ("llmops_nb.cli:cli_validate", "check settings.ini, the workspace folders and the templates"),
+    "price": ("llmops_nb.pricing:cli_price", "validate the price book, show a model's prices, price a workspace's logs"),
+    "cost": ("llmops_nb.cost:cli_cost", "budget status, alerts and the FOCUS chargeback export for a month"),
+    "scan": ("llmops_nb.safety:cli_safety", "scan logs for PII, secrets, prompt injection and toxicity"),
+    "gate": ("llmops_nb.evals:cli_gate", "release gate: candidate eval run vs baseline (exit 1 on regression)"),
+    "assess": ("llmops_nb.maturity:cli_assess", "maturity assessments: score, roadmap, compare, import banks"),
+    "compliance": ("llmops_nb.governance:cli_compliance", "check the control catalogue, evaluate controls, print a policy"),
+    "verify": ("llmops_nb.ledger:cli_verify", "re-hash the evidence ledger and the files it names"),
 }
 
 class CliError(Exception):
