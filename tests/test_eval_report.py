@@ -49,6 +49,8 @@ def test_results_match_independent_computation(ws, runs):
         assert c["improved"] == len(planted[d]["improved"])
     assert set(res["comparisons"]["support_en-baseline..support_en-candidate"]["failed_rules"]) >= {
         "json_valid.min", "flips.max_regressed", "latency_s.max_increase_pct", "pass_rate.max_drop"}
+    sf = res["comparisons"]["support_en-baseline..support_en-candidate"]["safety_findings"]
+    assert sf["candidate"] > sf["baseline"] == 0  # the candidate reads out a stored card number
     assert runs["ja"].results == res  # figures do not depend on the language
 
 
@@ -79,6 +81,7 @@ def test_prompt_with_script_renders_as_text_and_pii_is_masked(runs):
         assert re.search(f"&lt;script&gt;alert\\({q}prompt{q}\\)&lt;/script&gt;", html)  # the prompt diff, as text
         assert re.search(f"&lt;script&gt;alert\\({q}hi{q}\\)&lt;/script&gt;", html)  # a case input, as text
         assert not re.search(r"[\w.+-]+@example\.com", html)  # e-mail addresses only masked
+        assert not re.search(r"4111[ -]?1111[ -]?1111[ -]?1111", html)  # the leaked card number only masked
         assert "[EMAIL]" in html
 
 

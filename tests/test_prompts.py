@@ -121,12 +121,17 @@ def test_demo_registry_covers_every_version_the_demo_logs_use(demo_raw_workspace
             except ValueError: continue  # the demo plants malformed lines; the logs loader quarantines them
             if isinstance(r, dict) and "prompt_version" in r: recs.append({k: r.get(k) for k in ("request_id", "prompt_name", "prompt_version")})
     logs = pd.DataFrame(recs)
-    u = P.prompt_usage(logs, ws)
+    from llmops_nb.evals import write_demo_evals, list_runs
+    write_demo_evals(ws)
+    u = P.prompt_usage(logs, ws, runs=list_runs(ws))
     used = u[u.calls > 0]
     assert set(used.status) <= {"approved", "pending", "no_prompt"}  # every logged version is registered
     pend = used[used.status == "pending"]
     assert pend[["prompt_name", "prompt_version"]].values.tolist() == [["sales_email", "v1.3"]]
     assert used.calls.sum() == len(logs)
+    runs = u.set_index(["prompt_name", "prompt_version"]).eval_runs
+    assert runs[("support_chatbot", "v1.9")] == runs[("support_chatbot", "v1.10")] == 1  # eval runs link to versions too
+    assert runs[("knowledge_search_rag", "v3.0")] == runs[("knowledge_search_rag", "v3.1")] == 1
     assert P.get_prompt("support_chatbot", registry=root).version == "v1.10"
     ja = P.get_prompt("knowledge_search_rag", registry=root)
     assert "社内" in ja.body and set(ja.parameters) == {"query", "passages"}
