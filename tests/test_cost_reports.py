@@ -65,7 +65,7 @@ def test_cost_report_totals_match_pandas(cost_run, october):
     res, page = run.results, _page(run)
     priced = october[october.priced]
     total, cost = priced.cost_jpy_incl_tax.sum(), priced.cost_jpy.sum()
-    assert res["totals"]["total"] == pytest.approx(total, rel=1e-12)
+    assert res["totals"]["total"] == pytest.approx(total, rel=1e-9)
     assert res["totals"]["tax"] == pytest.approx(total - cost, rel=1e-9)
     assert res["totals"]["calls"] == len(october)
     assert fmt_money_headline(total, "JPY", loc) in page  # the headline a reader sees
@@ -73,7 +73,7 @@ def test_cost_report_totals_match_pandas(cost_run, october):
     dep = priced.groupby("department").cost_jpy_incl_tax.sum()
     shown = {r["department"]: r["total"] for r in res["by_department"]}
     for d, v in dep.items():
-        assert shown[d] == pytest.approx(v, rel=1e-12)
+        assert shown[d] == pytest.approx(v, rel=1e-9)
         assert fmt_money(v, "JPY") in page
 
 
@@ -94,7 +94,7 @@ def test_cost_report_budget_alert_on_the_planted_overrun(cost_run, october, ws):
     res, page = run.results, _page(run)
     legal = [b for b in res["budgets"] if b["name"] == "legal"][0]
     spent = october[october.department.eq("legal")].cost_jpy_incl_tax.sum()
-    assert legal["status"] == "over" and legal["spent"] == pytest.approx(spent, rel=1e-12)
+    assert legal["status"] == "over" and legal["spent"] == pytest.approx(spent, rel=1e-9)
     assert ("法務: 2026年10月の支出" if loc == "ja" else "Legal: spend in Oct 2026 of") in page
     assert ("を超過しました" if loc == "ja" else "is over the budget") in page
 
@@ -124,6 +124,7 @@ def test_roi_report_renders_offline(roi_run):
     assert offline_violations(page) == []
     assert ("生成AI投資対効果" if loc == "ja" else "Generative AI return on investment") in page
     assert ("契約書レビュー" if loc == "ja" else "Contract review") in page
+    assert "mirai-contract-ja-ft" in page  # unpriced calls are named in every cost report
 
 
 def test_roi_report_figures_match_pandas(roi_run, october, ws):
@@ -132,13 +133,13 @@ def test_roi_report_figures_match_pandas(roi_run, october, ws):
     cr = october[october.use_case.eq("contract_review")]
     ok = cr.error_type.isna() & (cr.status_code.fillna(200) < 400) & ~(cr.quality_score < 0.7)
     base = [r for r in res["roi"] if r["use_case"] == "contract_review" and r["case"] == "base"][0]
-    assert base["benefit_monthly"] == pytest.approx(ok.sum() * 0.75 * 6_500, rel=1e-12)  # roi.yaml: 0.75 h, ¥6,500 an hour
-    assert base["api_cost_monthly"] == pytest.approx(cr.cost_jpy_incl_tax.sum(), rel=1e-12)
-    assert base["cost_monthly"] == pytest.approx(cr.cost_jpy_incl_tax.sum() + 4_000_000 / 36, rel=1e-12)
+    assert base["benefit_monthly"] == pytest.approx(ok.sum() * 0.75 * 6_500, rel=1e-9)  # roi.yaml: 0.75 h, ¥6,500 an hour
+    assert base["api_cost_monthly"] == pytest.approx(cr.cost_jpy_incl_tax.sum(), rel=1e-9)
+    assert base["cost_monthly"] == pytest.approx(cr.cost_jpy_incl_tax.sum() + 4_000_000 / 36, rel=1e-9)
     # the blended API price and the self-hosting break-even
     api = october[october.priced & october.provider_name.ne("self_hosted")]
     usd_per_mtok = api.cost_usd.sum() / (api.input_tokens.sum() + api.output_tokens.sum()) * 1e6
-    assert res["api_usd_per_mtok"] == pytest.approx(usd_per_mtok, rel=1e-12)
+    assert res["api_usd_per_mtok"] == pytest.approx(usd_per_mtok, rel=1e-9)
     sh = res["selfhost"][0]
     assert sh["monthly_usd"] == pytest.approx(0.85 * 2 * 730)
     expected_be = 0.85 * 2 * 730 / usd_per_mtok
