@@ -615,7 +615,9 @@ def ungated_prompt_versions(ctx: Context) -> Measure:
     df = ctx.rows()
     named = df[~_blank(df["prompt_name"]) & ~_blank(df["prompt_version"])]
     if not len(named): raise EvidenceMissing("no call records a prompt name and version")
-    first = (named.assign(canon=named["prompt_version"].map(_canon_version)).groupby(["prompt_name", "canon"], sort=False)["ts_start"]
+    # first call per (name, version text) over the rows, then per canonical version over those few pairs only
+    pairs = named.groupby(["prompt_name", "prompt_version"], sort=False, observed=True)["ts_start"].min().reset_index()
+    first = (pairs.assign(canon=pairs["prompt_version"].map(_canon_version)).groupby(["prompt_name", "canon"], sort=False)["ts_start"]
              .min().rename("first_call").reset_index())
     first = first[first["first_call"] >= ctx.start]
     ev = [_scope_ref(ctx, df), f"{len(first)} version(s) went live in {ctx.period}"]
@@ -1007,7 +1009,7 @@ def evaluate(workspace=None,  # workspace folder (settings.ini, store, prompts, 
     start, end = period_bounds(period)
     shared = {} if shared is None else shared
     shared.setdefault("logs", logs)
-    rows = []
+    rows, windows = [], {}  # each (system, window) is cut from the logs once, not once per control
     for sid, system in [("*", None), *sorted(gov.systems.items())]:
         for cid, control in sorted(cat.controls.items()):
             if (system is None) != (control.get("scope", "system") == "organisation"): continue
@@ -1016,7 +1018,9 @@ def evaluate(workspace=None,  # workspace folder (settings.ini, store, prompts, 
                         scope=control.get("scope", "system"), check_type=control["check"]["type"], metric=control["check"].get("metric"))
             ok, why = applies(control, system)
             if not ok: rows.append({**base, "status": "not_applicable", "note": why}); continue
-            ctx = Context(settings, period, start, end, system, _window(logs, system, control["check"].get("window", "period"), start, end),
+            w = control["check"].get("window", "period")
+            if (sid, w) not in windows: windows[(sid, w)] = _window(logs, system, w, start, end)
+            ctx = Context(settings, period, start, end, system, windows[(sid, w)],
                           ws, gov.systems, shared)
             res = _attested(control, sid, gov, ctx.as_of) if control["check"]["type"] == "manual" else _measured(control, ctx)
             rows.append({**base, **_waived(res, control, sid, gov, ctx.as_of)})
