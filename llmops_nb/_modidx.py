@@ -824,6 +824,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'llmops_nb.monitor.register_names': ('monitor.html#register_names', 'llmops_nb/monitor.py'),
                                    'llmops_nb.monitor.rule_condition': ('monitor.html#rule_condition', 'llmops_nb/monitor.py'),
                                    'llmops_nb.monitor.run_sql': ('monitor.html#run_sql', 'llmops_nb/monitor.py'),
+                                   'llmops_nb.monitor.safety_overview': ('monitor.html#safety_overview', 'llmops_nb/monitor.py'),
                                    'llmops_nb.monitor.signoff_headers': ('monitor.html#signoff_headers', 'llmops_nb/monitor.py'),
                                    'llmops_nb.monitor.signoff_table': ('monitor.html#signoff_table', 'llmops_nb/monitor.py'),
                                    'llmops_nb.monitor.split_windows': ('monitor.html#split_windows', 'llmops_nb/monitor.py'),
