@@ -1217,7 +1217,9 @@ def _headers(locale: str, *keys) -> dict:
     "Column → translated header for `keys`."
     return {k: t(f"governance.col.{k}", locale) for k in keys}
 
-def display_results(df: pd.DataFrame, systems: dict, locale: str = "ja", detail: str = "evidence", status: bool = False) -> tuple[pd.DataFrame, dict]:
+def display_results(df: pd.DataFrame, systems: dict, locale: str = "ja", detail: str = "evidence", status: bool = False,
+                    compact: bool = False,  # control id and title in one cell, so a wide evidence column cannot squeeze the title
+                    ) -> tuple[pd.DataFrame, dict]:
     "(table, headers) of results for people: system, control, title, severity, [status,] value, threshold, sample and `detail` (evidence or missing)."
     out = pd.DataFrame(dict(
         system=[system_label(s, systems, locale) for s in df["system"]], control=df["control"], title=df[f"title_{locale}"],
@@ -1229,6 +1231,7 @@ def display_results(df: pd.DataFrame, systems: dict, locale: str = "ja", detail:
     if detail == "evidence": out["evidence"] = [" / ".join(x for x in (e, n) if isinstance(x, str) and x) for e, n in zip(df["evidence"], df["note"])]
     else: out["missing"] = [" / ".join(x for x in (e, n) if isinstance(x, str) and x) for e, n in zip(df["missing"], df["note"])]
     if not status: out = out.drop(columns="status")
+    if compact: out = out.assign(control=out["control"] + " " + out["title"]).drop(columns="title")
     return out, _headers(locale, "system", "control", "title", "severity", "status", "value", "threshold", "sample", detail)
 
 def display_by_system(rep: ComplianceReport, locale: str = "ja") -> tuple[pd.DataFrame, dict]:
