@@ -18,6 +18,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'llmops_nb.cli._hhmm': ('cli.html#_hhmm', 'llmops_nb/cli.py'),
                                'llmops_nb.cli._report_parser': ('cli.html#_report_parser', 'llmops_nb/cli.py'),
                                'llmops_nb.cli._settings': ('cli.html#_settings', 'llmops_nb/cli.py'),
+                               'llmops_nb.cli._stamp': ('cli.html#_stamp', 'llmops_nb/cli.py'),
                                'llmops_nb.cli._summary_line': ('cli.html#_summary_line', 'llmops_nb/cli.py'),
                                'llmops_nb.cli._warn_errors': ('cli.html#_warn_errors', 'llmops_nb/cli.py'),
                                'llmops_nb.cli.check_cron_line': ('cli.html#check_cron_line', 'llmops_nb/cli.py'),
