@@ -1009,8 +1009,9 @@ def evaluate(workspace=None,  # workspace folder (settings.ini, store, prompts, 
     start, end = period_bounds(period)
     shared = {} if shared is None else shared
     shared.setdefault("logs", logs)
-    rows, windows = [], {}  # each (system, window) is cut from the logs once, not once per control
+    rows = []
     for sid, system in [("*", None), *sorted(gov.systems.items())]:
+        windows = {}  # each of this system's windows is cut from the logs once, not once per control (and freed after it)
         for cid, control in sorted(cat.controls.items()):
             if (system is None) != (control.get("scope", "system") == "organisation"): continue
             base = dict(period=period, system=sid, control=cid, title_ja=control["title"]["ja"], title_en=control["title"]["en"],
@@ -1019,8 +1020,8 @@ def evaluate(workspace=None,  # workspace folder (settings.ini, store, prompts, 
             ok, why = applies(control, system)
             if not ok: rows.append({**base, "status": "not_applicable", "note": why}); continue
             w = control["check"].get("window", "period")
-            if (sid, w) not in windows: windows[(sid, w)] = _window(logs, system, w, start, end)
-            ctx = Context(settings, period, start, end, system, windows[(sid, w)],
+            if w not in windows: windows[w] = _window(logs, system, w, start, end)
+            ctx = Context(settings, period, start, end, system, windows[w],
                           ws, gov.systems, shared)
             res = _attested(control, sid, gov, ctx.as_of) if control["check"]["type"] == "manual" else _measured(control, ctx)
             rows.append({**base, **_waived(res, control, sid, gov, ctx.as_of)})

@@ -108,7 +108,9 @@ def run_stage(name: str, ws: Path, timeout: int = 3600) -> dict:
     t0 = time.perf_counter()
     log = RESULTS / "logs"; log.mkdir(parents=True, exist_ok=True)
     with open(log / f"{name}.out", "w+") as fo, open(log / f"{name}.err", "w+") as fe:  # files, not pipes: no full-buffer stalls
-        p = psutil.Popen([sys.executable, "-c", code, str(ws)], stdout=fo, stderr=fe, text=True, cwd=ROOT)
+        # a script file, not `python -c`: with pyspark installed, GX's pyspark probe exits a `-c` process early (exit code 0)
+        script = log / f"{name}.py"; script.write_text(code)
+        p = psutil.Popen([sys.executable, str(script), str(ws)], stdout=fo, stderr=fe, text=True, cwd=ROOT)
         peak = 0
         while p.poll() is None:
             try: peak = max(peak, sum(x.memory_info().rss for x in [p, *p.children(recursive=True)]))
@@ -137,7 +139,8 @@ def sample_rows(ws: Path, n: int, columns: str = "*") -> pd.DataFrame:
     from llmops_nb import logs, schema
     con = logs.connect(ws)
     df = con.sql(f"SELECT {columns} FROM requests USING SAMPLE reservoir({n} ROWS) REPEATABLE (7)").df()
-    return schema.conform(df.drop(columns=[c for c in df.columns if c not in schema.COLUMN_NAMES]))
+    df = df.drop(columns=[c for c in df.columns if c not in schema.COLUMN_NAMES])
+    return schema.conform(df) if columns == "*" else df
 
 
 def stage_table(results: list[dict]) -> pd.DataFrame:
