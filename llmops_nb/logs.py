@@ -1491,6 +1491,21 @@ def _source_name(path: Path, root: Path) -> str:
     try: return p.relative_to(root.resolve()).as_posix()
     except ValueError: return p.as_posix()
 
+class _GxBatches:
+    "Collects checked chunks (text columns left out) and runs the GX suite once per `max_rows`, not once per chunk."
+    def __init__(self, checks, max_rows: int = 1_000_000): self.checks, self.max_rows, self.buf, self.parts, self.seconds = checks, max_rows, [], [], 0.0
+    def add(self, checked: pd.DataFrame):
+        "Queue a chunk; validate the queue when it reaches `max_rows`."
+        self.buf.append(checked.drop(columns=["input_text", "output_text"], errors="ignore"))
+        if sum(map(len, self.buf)) >= self.max_rows: self.flush()
+    def flush(self):
+        "Validate what is queued."
+        if not self.buf: return
+        from llmops_nb.schema import run_gx
+        t0 = time.perf_counter()
+        self.parts.append(run_gx(pd.concat(self.buf, ignore_index=True), self.checks))
+        self.buf, self.seconds = [], self.seconds + time.perf_counter() - t0
+
 def _sum_gx(parts: list[pd.DataFrame]) -> pd.DataFrame|None:
     "GX results of several chunks summed per expectation (percent = unexpected / rows)."
     parts = [p for p in parts if len(p)]
@@ -1521,7 +1536,7 @@ def ingest(paths,  # a file, a folder (its log files, recursively) or a list of 
     salt, checks = workspace_salt(s), requestlog_checks(now)
     load_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     at, t0 = pd.Timestamp.now(tz="UTC").floor("us"), time.perf_counter()
-    index, seen, rows, gx_parts, gx_s, reasons, messages = _StoreIndex(store), IdSet(), [], [], 0.0, {}, []
+    index, seen, rows, gxb, reasons, messages = _StoreIndex(store), IdSet(), [], _GxBatches(checks), {}, []
     total = sum(f.stat().st_size for f in files if f.is_file())
     bar = tqdm(total=total, unit="B", unit_scale=True, desc="ingest", disable=not progress, leave=False)
     try:
@@ -1544,11 +1559,7 @@ def ingest(paths,  # a file, a folder (its log files, recursively) or a list of 
                     row["valid"] += len(valid); row["quarantined"] += len(q); row["duplicates"] += int((~new).sum())
                     for r, c in q.rule.value_counts().items(): reasons[r] = reasons.get(r, 0) + int(c)
                     notes += [m for m in part.messages if m not in notes]
-                    if gx and part.checked is not None and len(part.checked):
-                        tg = time.perf_counter()
-                        from llmops_nb.schema import run_gx
-                        gx_parts.append(run_gx(part.checked, checks))
-                        gx_s += time.perf_counter() - tg
+                    if gx and part.checked is not None and len(part.checked): gxb.add(part.checked)
                     bar.update(part.nbytes)
             except LogReadError as e:
                 row["error"] = str(e); notes.append(str(e))
@@ -1556,6 +1567,7 @@ def ingest(paths,  # a file, a folder (its log files, recursively) or a list of 
             row["seconds"], row["messages"] = round(time.perf_counter() - tf, 3), "; ".join(notes)
             messages += [f"{source}: {m}" if not m.startswith(source) else m for m in notes]
             rows.append(row)
+        if gx: gxb.flush()
     finally:
         bar.close(); index.close()
     files_df = pd.DataFrame(rows, columns=["file", "format", "ingested", "valid", "quarantined", "duplicates", "written",
@@ -1563,8 +1575,8 @@ def ingest(paths,  # a file, a folder (its log files, recursively) or a list of 
     reasons_df = pd.DataFrame(sorted(reasons.items(), key=lambda kv: list(RULES).index(kv[0]) if kv[0] in RULES else 99),
                               columns=["rule", "rows"])
     if inside: messages.append(f"skipped {len(inside)} file(s) inside the store {store}")
-    summary = IngestSummary(load_id, store, files_df, reasons_df, _sum_gx(gx_parts) if gx else None,
-                            time.perf_counter() - t0, gx_s, messages)
+    summary = IngestSummary(load_id, store, files_df, reasons_df, _sum_gx(gxb.parts) if gx else None,
+                            time.perf_counter() - t0, gxb.seconds, messages)
     _append_log(store, summary, at)
     return summary
 

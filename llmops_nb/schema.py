@@ -197,10 +197,19 @@ def _expectation(gxe, c: Check):
 
 _GX = {}
 
+def _gx():
+    "The great_expectations module, imported quietly (GX probes optional back-ends such as pyspark, which warn on import)."
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations, great_expectations.expectations
+    return great_expectations
+
 def _gx_context():
     "A cached ephemeral GX context with one pandas dataframe asset, progress bars off."
     if "ctx" not in _GX:
-        import logging, great_expectations as gx
+        import logging
+        gx = _gx()
         from great_expectations.data_context.types.base import ProgressBarsConfig
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
         ctx = gx.get_context(mode="ephemeral")
@@ -212,7 +221,7 @@ def _gx_context():
 # %% ../nbs/02_schema.ipynb #bf1aa23d
 def requestlog_suite(checks=None, name: str = "requestlog"):
     "A GX `ExpectationSuite` holding one expectation per check (default: `requestlog_checks()`)."
-    import great_expectations as gx, great_expectations.expectations as gxe
+    gx = _gx(); gxe = gx.expectations
     suite = gx.ExpectationSuite(name=name)
     for c in (checks or requestlog_checks()): suite.add_expectation(_expectation(gxe, c))
     return suite
@@ -221,7 +230,8 @@ GX_COLUMNS = ("check", "rule", "expectation", "column", "success", "element_coun
 
 def run_gx(df: pd.DataFrame, checks=None, now=None) -> pd.DataFrame:
     "Validate a RequestLog batch with the GX suite; one row per expectation: check, rule, expectation, column, success, counts."
-    import warnings, great_expectations as gx
+    import warnings
+    gx = _gx()
     checks = checks or requestlog_checks(now)
     if len(df) == 0: return pd.DataFrame(columns=list(GX_COLUMNS))
     ctx, batch = _gx_context()
