@@ -5,23 +5,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo_workspace
 DEMO_ROWS ?= 100000
+.DEFAULT_GOAL := demo
 
-.PHONY: setup browser demo test check-notebooks nbtest pytest bench clean
+.PHONY: setup system browser demo test check-notebooks nbtest pytest bench clean
 
 $(BIN)/llmops-nb: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q -e '.[dev,bench,spark]'
 	touch $@
 
 setup: $(BIN)/llmops-nb  ## a fresh virtual environment with everything the tests need
 
-browser:  ## Debian's Chromium for the browser tests (installed with apt-get when run as root)
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
-	  else echo "chromium is missing: sudo apt-get install chromium fonts-noto-cjk" >&2; exit 1; fi; }
+system:  ## Debian's Chromium (browser tests), Noto CJK fonts (Japanese in charts) and a Java runtime (Spark tests), via apt-get as root
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
+	  command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    else echo "missing system packages:$$missing (sudo apt-get install$$missing)" >&2; exit 1; fi; fi
 
-demo: setup  ## build the demo workspace, ingest it and render the reports
+browser: system  ## (old name of `system`)
+
+demo: setup system  ## build the demo workspace, ingest it and render the reports
 	$(BIN)/llmops-nb demo --out $(DEMO_DIR) --rows $(DEMO_ROWS)
 
 check-notebooks: setup  ## notebooks clean, llmops_nb/ equal to what nbs/ exports
@@ -33,12 +39,12 @@ check-notebooks: setup  ## notebooks clean, llmops_nb/ equal to what nbs/ export
 nbtest: setup
 	$(BIN)/nbdev-test --n-workers 2
 
-pytest: setup browser
+pytest: setup system
 	$(BIN)/python -m pytest -q --timeout 900
 
 test: check-notebooks nbtest pytest  ## every test: notebooks clean and exported, notebook tests, pytest
 
-bench: setup browser  ## benchmarks (slow, not part of `make test`)
+bench: setup system  ## benchmarks (slow, not part of `make test`)
 	$(BIN)/python -m pytest -q -m bench -s --timeout 3600
 
 clean:
