@@ -633,7 +633,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'llmops_nb.logs._write_quarantine': ('logs.html#_write_quarantine', 'llmops_nb/logs.py'),
                                 'llmops_nb.logs._write_requests': ('logs.html#_write_requests', 'llmops_nb/logs.py'),
                                 'llmops_nb.logs.check_masks': ('logs.html#check_masks', 'llmops_nb/logs.py'),
-                                'llmops_nb.logs.cli_ingest': ('logs.html#cli_ingest', 'llmops_nb/logs.py'),
                                 'llmops_nb.logs.coerce': ('logs.html#coerce', 'llmops_nb/logs.py'),
                                 'llmops_nb.logs.connect': ('logs.html#connect', 'llmops_nb/logs.py'),
                                 'llmops_nb.logs.default_salt': ('logs.html#default_salt', 'llmops_nb/logs.py'),

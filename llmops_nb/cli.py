@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "assess": ("llmops_nb.maturity:cli_assess", "maturity assessments: score, roadmap, compare, import banks"),
     "compliance": ("llmops_nb.governance:cli_compliance", "check the control catalogue, evaluate controls, print a policy"),
     "verify": ("llmops_nb.ledger:cli_verify", "re-hash the evidence ledger and the files it names"),
+    "dashboard": ("llmops_nb.dashboards:cli_dashboard", "serve an analyst app (cost, eval, maturity, operations) with Voilà, offline"),
     "schedule": ("llmops_nb.cli:cli_schedule", "print (or install) crontab lines that render reports every night"),
 }
 
@@ -304,21 +305,25 @@ def expand_paths(paths) -> list[Path]:
     return out
 
 def cli_ingest(argv: list[str]) -> int:
-    "`llmops-nb ingest PATH… [--workspace DIR] [--format FMT]`: load raw logs into the store."
+    "`llmops-nb ingest PATH… [--workspace DIR] [--format FMT] [--no-gx] [-q]`: load raw logs; exit 1 if a file was unreadable."
     p = argparse.ArgumentParser(prog="llmops-nb ingest", description="Load raw log files into the workspace's Parquet "
                                 "store; invalid rows are quarantined with a reason, never dropped.")
     p.add_argument("paths", nargs="+", help="files or folders of raw logs")
     p.add_argument("--workspace", "-w", default=".", help="workspace folder (default: current folder)")
     p.add_argument("--format", dest="fmt", help="source format (default: detected per file)")
+    p.add_argument("--no-gx", action="store_true", help="skip the Great Expectations suite (faster; the row rules still apply)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     from llmops_nb import logs
     missing = [x for x in a.paths if not Path(x).exists()]
     if missing: raise CliError(f"not found: {', '.join(missing)}")
     s = _settings(a.workspace)
     kw = {"fmt": a.fmt} if a.fmt else {}
-    summary = logs.ingest(expand_paths(a.paths), s.root, **kw)
+    summary = logs.ingest(expand_paths(a.paths), s.root, gx=not a.no_gx, progress=not a.quiet, **kw)
+    print(summary.table(s.locale).to_string(index=False))
+    if len(summary.reasons): print("\n" + summary.reasons_table(s.locale).to_string(index=False))
     print(_summary_line(summary)); _warn_errors(summary)
-    return 0
+    return 1 if summary.errors else 0
 
 # %% ../nbs/90_cli.ipynb #6fe0e3e5
 REQUIRED_PARAMS = ("workspace", "period", "locale", "out_dir")

@@ -869,6 +869,7 @@ DEMO_PARTS: list = [  # the other modules' demo files, run in this order after t
     "llmops_nb.evals:write_demo_evals",
     "llmops_nb.maturity:write_demo_assessments",
     "llmops_nb.cost:write_demo_cost",
+    "llmops_nb.monitor:write_demo_monitor",  # a classic ML feature table whose October drifts
     "llmops_nb.governance:write_demo_governance",  # last: it reads the prompts, evals and assessments above
 ]
 

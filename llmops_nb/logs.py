@@ -36,7 +36,7 @@ __all__ = ['RULES', 'CHUNK_BYTES', 'USER_KEYS', 'TIER_ALIASES', 'QUARANTINE_COLU
            'map_gemini', 'otlp_spans', 'map_otlp', 'read_otlp', 'guess_provider', 'map_litellm', 'map_langfuse',
            'provider_reader', 'formats_table', 'LoadResult', 'iter_logs', 'read_logs', 'validate_requests', 'store_dir',
            'workspace_salt', 'IngestSummary', 'ingest', 'load_requests', 'load_quarantine', 'load_gx_results',
-           'load_ingest_log', 'connect', 'cli_ingest']
+           'load_ingest_log', 'connect']
 
 # %% ../nbs/03_logs.ipynb #548bc042
 class LogReadError(ValueError):
@@ -1677,26 +1677,3 @@ def connect(workspace) -> duckdb.DuckDBPyConnection:
     con.register("_ingest_log", load_ingest_log(workspace))
     con.execute("CREATE VIEW ingest_log AS SELECT * FROM _ingest_log")
     return con
-
-# %% ../nbs/03_logs.ipynb #cbbc3aa5
-def cli_ingest(argv: list[str]) -> int:
-    "`llmops-nb ingest PATH… [--workspace DIR] [--format FMT] [--no-gx] [--quiet]`: load raw logs into the store."
-    import argparse
-    p = argparse.ArgumentParser(prog="llmops-nb ingest", description="Load raw log files (or folders) into the workspace's "
-                                "Parquet store; invalid rows are quarantined with file, line and rule, never dropped.")
-    p.add_argument("paths", nargs="+", help="log files or folders")
-    p.add_argument("--workspace", "-w", default=".", help="workspace folder or settings.ini (default: current folder)")
-    p.add_argument("--format", dest="fmt", choices=sorted(READERS), help="source format (default: detected per file)")
-    p.add_argument("--no-gx", action="store_true", help="skip the Great Expectations suite (faster)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    a = p.parse_args(argv)
-    try: s = ingest(a.paths, a.workspace, fmt=a.fmt, gx=not a.no_gx, progress=not a.quiet)
-    except (LogReadError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}"); return 1
-    locale = _settings(a.workspace).locale
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(s.table(locale).to_string(index=False))
-        if len(s.reasons): print("\n" + s.reasons_table(locale).to_string(index=False))
-    for m in s.messages: print(f"note: {m}")
-    print(repr(s))
-    return 1 if s.errors else 0

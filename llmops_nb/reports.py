@@ -131,6 +131,7 @@ table.data th{text-align:left;border-bottom:2px solid var(--ink);padding:6px 10p
 table.data td{border-bottom:1px solid var(--line);padding:5px 10px;vertical-align:top}
 table.data tbody tr:nth-child(even){background:#f8fafc}
 table.data .num{text-align:right;white-space:nowrap} table.data .nowrap{white-space:nowrap}
+table.data.evidence td:last-child{width:36%;overflow-wrap:anywhere} table.data.evidence td:nth-child(2){min-width:11em}  /* long evidence never squeezes the names */
 table.data.signoff td{height:48px;vertical-align:middle} table.data.compact{font-size:13px} table.data.compact td,table.data.compact th{padding:4px 7px}
 figure.chart{margin:10px 0 22px} figure.chart svg,figure.chart img{max-width:100%;height:auto}
 p.note{color:var(--muted);font-size:13.5px} p.lead{font-size:16px}

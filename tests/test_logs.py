@@ -411,10 +411,12 @@ def test_ingest_reports_unreadable_files_and_loads_the_rest(tmp_path):
     s = L.ingest([bad, DATA / "openai_responses.jsonl"], tmp_path, progress=False, gx=False)
     assert s.written == 2 and len(s.errors) == 1 and "unknown_format" in s.errors[0]
     assert s.as_dict()["errors"] == s.errors
-    out = io.StringIO()
-    from contextlib import redirect_stdout
-    with redirect_stdout(out): code = L.cli_ingest([str(bad), "-w", str(tmp_path), "-q", "--no-gx"])
-    assert code == 1 and "unknown_format" in out.getvalue()
+    from contextlib import redirect_stdout, redirect_stderr
+    from llmops_nb.cli import main
+    (tmp_path / "settings.ini").write_text("[organisation]\nlocale = en\n")  # the CLI works on a workspace
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err): code = main(["ingest", str(bad), "-w", str(tmp_path), "-q", "--no-gx"])
+    assert code == 1 and "unknown_format" in err.getvalue() and "notes.txt" in out.getvalue()
 
 
 def test_ingest_summary_tables_are_localised(tmp_path):
