@@ -928,7 +928,7 @@ class AuditData:
 
 def latest_period(con) -> str|None:
     "The last UTC month with calls in a workspace connection (None when empty)."
-    return con.execute("SELECT max(strftime(timezone('UTC', ts_start), '%Y-%m')) FROM requests").fetchone()[0]
+    return con.execute("SELECT max(strftime(timezone('UTC', ts_start), '%Y-%m')) FROM requests").fetchall()[0][0]  # fetchall: DuckDB 2 keeps a half-read result open
 
 def _with_checks(k: pd.DataFrame, settings) -> pd.DataFrame:
     "`kpis` per group plus pass/fail columns for p95 latency, error rate, availability and quality."

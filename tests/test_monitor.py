@@ -199,3 +199,14 @@ def test_incidents_name_planted_rows_and_mask_them(ws, calls):
     src = inc.set_index("request_id").source
     line = calls.set_index("request_id").source_line
     assert src["plant-pii-phone"] == f"raw/planted.jsonl:{line['plant-pii-phone']}"
+
+
+def test_latest_period_leaves_the_connection_usable(ws, calls):
+    "With no period given, reports take the last month with calls; the connection must still answer afterwards."
+    from llmops_nb.logs import connect
+    con = connect(ws)
+    expected = calls.ts_start.dt.tz_convert("UTC").dt.strftime("%Y-%m").max()
+    assert M.latest_period(con) == expected
+    assert con.execute("SELECT count(*) FROM requests WHERE month = ?", [expected]).fetchall()[0][0] == len(calls)
+    data = M.audit_data(ws)  # period "" → the latest month
+    assert data.results()["period"] == expected
