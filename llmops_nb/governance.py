@@ -17,23 +17,23 @@ from .i18n import register_labels, t, fmt_num, fmt_pct, fmt_date
 
 # %% auto #0
 __all__ = ['STATUSES', 'STATUS_RANK', 'FRAMEWORKS', 'ROLES', 'METRICS', 'SETTING_PLACEHOLDERS', 'POLICIES', 'POLICY_SECTIONS',
-           'PEOPLE_PLACEHOLDERS', 'RESULT_COLUMNS', 'status_label', 'Problem', 'GovernanceError', 'read_yaml',
-           'node_line', 'catalogue_dir', 'load_schema', 'schema_problems', 'load_mappings', 'Threshold', 'placeholders',
-           'parse_threshold', 'EvidenceMissing', 'Measure', 'Context', 'metric', 'p95_latency_s', 'error_rate',
-           'availability', 'quality_mean', 'max_user_daily_calls', 'unattributed_rate', 'untracked_prompt_rate',
-           'lineage_missing_rate', 'raw_user_id_rate', 'feedback_coverage', 'negative_feedback_rate',
-           'oldest_log_age_days', 'base_model', 'unapproved_model_calls', 'unapproved_provider_calls', 'system_mask',
-           'unregistered_calls', 'register_missing_links', 'human_oversight_defined', 'ai_disclosure_shown',
-           'log_retention_configured_days', 'unapproved_prompt_calls', 'pii_output_rate', 'pii_input_rate',
-           'injection_attempt_rate', 'secret_output_count', 'derive_gate_results', 'ungated_prompt_versions',
-           'spend_budget_ratio', 'maturity_assessment_age_days', 'threshold_values', 'control_problems', 'policy_path',
-           'policy_problems', 'render_policy', 'Catalogue', 'catalogue_files', 'catalogue_version', 'load_catalogue',
-           'check_catalogue', 'Governance', 'governance_dir', 'load_governance', 'record_state', 'applies',
-           'period_bounds', 'previous_period', 'load_logs', 'evaluate', 'worst', 'status_counts', 'control_status',
-           'framework_coverage', 'coverage_matrix', 'expiring', 'compare_results', 'ComplianceReport',
-           'compliance_report', 'metric_kind', 'format_value', 'format_threshold', 'system_label', 'display_results',
-           'display_by_system', 'display_by_control', 'display_coverage', 'display_expiring', 'display_changes',
-           'headline', 'verdict', 'subtitle', 'write_demo_governance', 'cli_compliance']
+           'PEOPLE_PLACEHOLDERS', 'TEXT_COLUMNS', 'RESULT_COLUMNS', 'status_label', 'Problem', 'GovernanceError',
+           'read_yaml', 'node_line', 'catalogue_dir', 'load_schema', 'schema_problems', 'load_mappings', 'Threshold',
+           'placeholders', 'parse_threshold', 'EvidenceMissing', 'Measure', 'Context', 'metric', 'p95_latency_s',
+           'error_rate', 'availability', 'quality_mean', 'max_user_daily_calls', 'unattributed_rate',
+           'untracked_prompt_rate', 'lineage_missing_rate', 'raw_user_id_rate', 'feedback_coverage',
+           'negative_feedback_rate', 'oldest_log_age_days', 'base_model', 'unapproved_model_calls',
+           'unapproved_provider_calls', 'system_mask', 'unregistered_calls', 'register_missing_links',
+           'human_oversight_defined', 'ai_disclosure_shown', 'log_retention_configured_days', 'unapproved_prompt_calls',
+           'pii_output_rate', 'pii_input_rate', 'injection_attempt_rate', 'secret_output_count', 'derive_gate_results',
+           'ungated_prompt_versions', 'spend_budget_ratio', 'maturity_assessment_age_days', 'threshold_values',
+           'control_problems', 'policy_path', 'policy_problems', 'render_policy', 'Catalogue', 'catalogue_files',
+           'catalogue_version', 'load_catalogue', 'check_catalogue', 'Governance', 'governance_dir', 'load_governance',
+           'record_state', 'applies', 'period_bounds', 'previous_period', 'load_logs', 'evaluate', 'worst',
+           'status_counts', 'control_status', 'framework_coverage', 'coverage_matrix', 'expiring', 'compare_results',
+           'ComplianceReport', 'compliance_report', 'metric_kind', 'format_value', 'format_threshold', 'system_label',
+           'display_results', 'display_by_system', 'display_by_control', 'display_coverage', 'display_expiring',
+           'display_changes', 'headline', 'verdict', 'subtitle', 'write_demo_governance', 'cli_compliance']
 
 # %% ../nbs/40_governance.ipynb #986c5328
 STATUSES = ("pass", "fail", "inconclusive", "excepted", "not_applicable")
@@ -929,13 +929,23 @@ def _window(logs: pd.DataFrame|None, system: dict|None, window: str, start, end)
     if system is not None: m &= system_mask(logs, system)
     return logs[m]
 
-def load_logs(workspace) -> pd.DataFrame|None:
-    "Every stored RequestLog row of `workspace` (via llmops_nb.logs), or None when there is no store."
+TEXT_COLUMNS = ("input_text", "output_text")
+
+def load_logs(workspace, period: str|None = None) -> pd.DataFrame|None:
+    "Every stored RequestLog row of `workspace`, with captured text only for `period` and the month before (the latest month when None); None without a store."
     try: from llmops_nb.logs import load_requests
     except ImportError: return None
-    try: df = load_requests(workspace)
+    from llmops_nb.schema import COLUMN_NAMES
+    try: df = load_requests(workspace, columns=[c for c in COLUMN_NAMES if c not in TEXT_COLUMNS])
     except FileNotFoundError: return None
-    return df if df is not None and len(df) else None
+    if df is None or not len(df): return None
+    period = period or df["ts_start"].max().strftime("%Y-%m")
+    start, end = period_bounds(previous_period(period))[0], period_bounds(period)[1]
+    text = load_requests(workspace, start=start, end=end, columns=["request_id", *TEXT_COLUMNS])
+    pos = pd.Index(text["request_id"]).get_indexer(df["request_id"])  # text is scanned only where controls look (memory at 10M rows)
+    for c in TEXT_COLUMNS:
+        df[c] = pd.Series(text[c].to_numpy()[pos], index=df.index, dtype=text[c].dtype).where(pos >= 0)
+    return df
 
 # %% ../nbs/40_governance.ipynb #4bbf3cc7
 RESULT_COLUMNS = ["period", "system", "control", "title_ja", "title_en", "policy", "severity", "owner", "scope", "check_type",
@@ -1003,7 +1013,7 @@ def evaluate(workspace=None,  # workspace folder (settings.ini, store, prompts, 
     if settings is None: settings = load_settings(ws) if ws and (ws/"settings.ini").exists() else load_settings(None, root=ws or Path.cwd())
     cat = catalogue or load_catalogue()
     gov = governance or load_governance(ws, cat, settings=settings)
-    if logs is None and ws is not None: logs = load_logs(ws)
+    if logs is None and ws is not None: logs = load_logs(ws, period)
     if period is None:
         period = logs["ts_start"].max().strftime("%Y-%m") if logs is not None and len(logs) else date.today().strftime("%Y-%m")
     start, end = period_bounds(period)
@@ -1167,7 +1177,7 @@ def compliance_report(workspace=None, period: str|None = None, settings=None, lo
     if settings is None: settings = load_settings(ws) if ws and (ws/"settings.ini").exists() else load_settings(None, root=ws or Path.cwd())
     cat = catalogue or load_catalogue()
     gov = load_governance(ws, cat, settings=settings)
-    if logs is None and ws is not None: logs = load_logs(ws)
+    if logs is None and ws is not None: logs = load_logs(ws, period)
     shared = {}
     res = evaluate(ws, period, catalogue=cat, governance=gov, logs=logs, settings=settings, shared=shared)
     period = res["period"].iloc[0] if len(res) else period
