@@ -13,8 +13,8 @@ from pathlib import Path
 from .i18n import register_labels, t, fmt_num, fmt_pct, fmt_date, check_locale
 
 # %% auto #0
-__all__ = ['REPORT_CSS', 'CSP', 'VERSIONED', 'OUTPUT_FILES', 'ReportError', 'templates_dir', 'report_name', 'list_reports',
-           'find_template', 'template_parameters', 'offline_violations', 'inert_links', 'component_css',
+__all__ = ['REPORT_CSS', 'CSP', 'WIDGET_MIME', 'VERSIONED', 'OUTPUT_FILES', 'ReportError', 'templates_dir', 'report_name',
+           'list_reports', 'find_template', 'template_parameters', 'offline_violations', 'inert_links', 'component_css',
            'notebook_html', 'sha256_file', 'file_entry', 'package_versions', 'utc_now', 'verify_manifest',
            'save_results', 'store_inputs', 'ReportRun', 'good_report', 'run_report', 'publish_executed', 'show_html',
            'esc', 'heading', 'note', 'badge', 'report_header_html', 'report_header', 'kpi_tile', 'kpis_html',
@@ -151,6 +151,13 @@ def component_css() -> str:
     return "\n".join(l for l in REPORT_CSS.strip().splitlines() if l.startswith(keep))
 
 # %% ../nbs/06_reports.ipynb #805ed495
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+def _operator_output(o) -> bool:
+    "True for outputs meant for whoever runs the notebook: stderr streams and ipywidgets views (tqdm bars)."
+    if o.get("output_type") == "stream": return o.get("name") == "stderr"
+    return WIDGET_MIME in o.get("data", {})
+
 def notebook_html(nb,  # an executed notebook (nbformat node)
                   title: str,  # the page's <title>
                   locale: str = "ja",  # the page's lang
@@ -160,8 +167,9 @@ def notebook_html(nb,  # an executed notebook (nbformat node)
     from nbconvert.preprocessors import TagRemovePreprocessor
     import nbformat, copy as _copy
     nb = _copy.deepcopy(nb)
-    for c in nb.cells:  # warnings and progress bars on stderr are for the operator, not the reader
-        if c.get("outputs"): c.outputs = [o for o in c.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    for c in nb.cells:  # warnings and progress bars (stderr, or notebook widgets) are for the operator, not the reader
+        if c.get("outputs"): c.outputs = [o for o in c.outputs if not _operator_output(o)]
+    nb.metadata.pop("widgets", None)  # widget state would come back as <script> elements
     exp = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     exp.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"remove_cell"}, remove_all_outputs_tags={"remove_output"}), enabled=True)
     body, _ = exp.from_notebook_node(nb)

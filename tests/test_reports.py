@@ -143,3 +143,11 @@ def test_every_template_is_listed_with_its_parameters():
         params = template_parameters(tpl)
         assert {"workspace", "period", "locale", "out_dir"} <= set(params), (name, params)
         assert all(params[k] == "" for k in ("workspace", "period", "locale", "out_dir"))
+
+
+def test_progress_bars_in_a_template_do_not_put_scripts_in_the_page(tmp_path):
+    "A long library call that shows a tqdm bar must not leave a widget (and its <script>) in the report."
+    tpl = template(tmp_path, "from tqdm.auto import tqdm\nfor _ in tqdm(range(n), mininterval=0): pass\nprint('done', n)")
+    run = run_report(tpl, tmp_path / "out", progress=False)
+    page = run.html.read_text(encoding="utf-8")
+    assert refs(page).scripts == 0 and "done 3" in page
