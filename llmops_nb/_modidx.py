@@ -997,6 +997,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'llmops_nb.reports._jsonable': ('reports.html#_jsonable', 'llmops_nb/reports.py'),
                                    'llmops_nb.reports._kind': ('reports.html#_kind', 'llmops_nb/reports.py'),
                                    'llmops_nb.reports._ledger_file': ('reports.html#_ledger_file', 'llmops_nb/reports.py'),
+                                   'llmops_nb.reports._operator_output': ('reports.html#_operator_output', 'llmops_nb/reports.py'),
                                    'llmops_nb.reports._place_failure': ('reports.html#_place_failure', 'llmops_nb/reports.py'),
                                    'llmops_nb.reports._prepare_params': ('reports.html#_prepare_params', 'llmops_nb/reports.py'),
                                    'llmops_nb.reports._publish': ('reports.html#_publish', 'llmops_nb/reports.py'),
