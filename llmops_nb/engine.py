@@ -14,7 +14,8 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['RAW_USER_ID', 'CANDIDATE_PATTERNS', 'duckdb_backend', 'local_spark', 'spark_backend', 'from_pandas', 'requests',
-           'derive', 'pricing_keys', 'price_rows', 'price', 'spend', 'kpis', 'control_metrics', 'candidates', 'collect']
+           'derive', 'pricing_keys', 'price_rows', 'fx_rate', 'price', 'spend', 'kpis', 'control_metrics', 'candidates',
+           'collect']
 
 # %% ../nbs/95_engine.ipynb #035e0e92
 def duckdb_backend(path: str = ":memory:"):
@@ -108,13 +109,21 @@ def price_rows(book, keys: pd.DataFrame) -> pd.DataFrame:
                 "price_source", *rates]].astype({"day_from": "int64", "day_to": "int64", "tod_from": "int64", "tod_to": "int64",
                                                   "priced": bool, "model": str, "tier": str, "price_source": str})
 
+def fx_rate(day: ir.IntegerValue, book) -> ir.FloatingValue:
+    "Yen per USD on day number `day`: the book's dated rate valid that day (a CASE over its few dates), else its default rate."
+    from llmops_nb.pricing import _DAY0
+    rates = sorted(book.fx_rates or ())
+    if not rates: return ibis.literal(float(book.fx_rate))
+    return ibis.cases(*[(day >= (d - _DAY0).days, float(v)) for d, v in reversed(rates)], else_=float(book.fx_rate))
+
 def price(t: ir.Table,  # RequestLog table (Ibis)
           book=None,  # pricing.PriceBook; None: the public catalogue alone
           keys: pd.DataFrame|None = None,  # pricing_keys(t), if already known
          ) -> ir.Table:
-    "`t` with cost_usd, its parts, priced, price_source and price_day_from (day number) — the as-of join on the price table."
+    "`t` with cost_usd, its parts, priced, price_source, price_day_from (day number) and, for a JPY book, fx_rate and cost_jpy(_incl_tax)."
     from llmops_nb.pricing import PriceBook
-    p = ibis.memtable(price_rows(book or PriceBook(), pricing_keys(t) if keys is None else keys))
+    book = book or PriceBook()
+    p = ibis.memtable(price_rows(book, pricing_keys(t) if keys is None else keys))
     c = derive(t)
     tok = lambda col: c[col].cast("float64").fill_null(0.0) if col in c.columns else ibis.literal(0.0)
     c = c.mutate(_inp=tok("input_tokens"), _cr=tok("cache_read_input_tokens"), _cw=tok("cache_creation_input_tokens"),
@@ -134,8 +143,12 @@ def price(t: ir.Table,  # RequestLog table (Ibis)
     total = parts["cost_input"] + parts["cost_cache_read"] + parts["cost_cache_write"] + parts["cost_output"] + parts["cost_fee"]
     src = ibis.ifelse(j.ts_start.isnull(), "unpriced: no timestamp",
                       ibis.ifelse(bad, "unpriced: invalid usage", j.price_source.fill_null("unpriced")))
+    yen = {}
+    if book.currency == "JPY":
+        fx = fx_rate(j.day, book)
+        yen = dict(fx_rate=fx, cost_jpy=total * fx, cost_jpy_incl_tax=total * fx * (1 + book.tax_rate))
     return j.mutate(cost_usd=total, **parts, priced=ok, price_source=src,
-                    price_day_from=ibis.ifelse(ok, j.day_from, ibis.null("int64"))).drop(
+                    price_day_from=ibis.ifelse(ok, j.day_from, ibis.null("int64")), **yen).drop(
         "_inp", "_cr", "_cw", "_out", "_reas", "day_from", "input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok",
         "reasoning_mtok", "fee_usd")
 

@@ -16,24 +16,25 @@ import yaml
 from .i18n import register_labels, t, fmt_num, fmt_pct, fmt_date
 
 # %% auto #0
-__all__ = ['STATUSES', 'STATUS_RANK', 'FRAMEWORKS', 'ROLES', 'METRICS', 'SETTING_PLACEHOLDERS', 'POLICIES', 'POLICY_SECTIONS',
-           'PEOPLE_PLACEHOLDERS', 'TEXT_COLUMNS', 'RESULT_COLUMNS', 'status_label', 'Problem', 'GovernanceError',
-           'read_yaml', 'node_line', 'catalogue_dir', 'load_schema', 'schema_problems', 'load_mappings', 'Threshold',
-           'placeholders', 'parse_threshold', 'EvidenceMissing', 'Measure', 'Context', 'metric', 'p95_latency_s',
-           'error_rate', 'availability', 'quality_mean', 'max_user_daily_calls', 'unattributed_rate',
-           'untracked_prompt_rate', 'lineage_missing_rate', 'raw_user_id_rate', 'feedback_coverage',
-           'negative_feedback_rate', 'oldest_log_age_days', 'base_model', 'unapproved_model_calls',
+__all__ = ['STATUSES', 'STATUS_RANK', 'FRAMEWORKS', 'ROLES', 'METRICS', 'OPS_COLUMNS', 'SETTING_PLACEHOLDERS', 'POLICIES',
+           'POLICY_SECTIONS', 'PEOPLE_PLACEHOLDERS', 'TEXT_COLUMNS', 'BASE_COLUMNS', 'RESULT_COLUMNS', 'status_label',
+           'Problem', 'GovernanceError', 'read_yaml', 'node_line', 'catalogue_dir', 'load_schema', 'schema_problems',
+           'load_mappings', 'Threshold', 'placeholders', 'parse_threshold', 'EvidenceMissing', 'Measure', 'Context',
+           'metric', 'p95_latency_s', 'error_rate', 'availability', 'quality_mean', 'max_user_daily_calls',
+           'unattributed_rate', 'untracked_prompt_rate', 'lineage_missing_rate', 'raw_user_id_rate',
+           'feedback_coverage', 'negative_feedback_rate', 'oldest_log_age_days', 'base_model', 'unapproved_model_calls',
            'unapproved_provider_calls', 'system_mask', 'unregistered_calls', 'register_missing_links',
            'human_oversight_defined', 'ai_disclosure_shown', 'log_retention_configured_days', 'unapproved_prompt_calls',
            'pii_output_rate', 'pii_input_rate', 'injection_attempt_rate', 'secret_output_count', 'derive_gate_results',
            'ungated_prompt_versions', 'spend_budget_ratio', 'maturity_assessment_age_days', 'threshold_values',
            'control_problems', 'policy_path', 'policy_problems', 'render_policy', 'Catalogue', 'catalogue_files',
            'catalogue_version', 'load_catalogue', 'check_catalogue', 'Governance', 'governance_dir', 'load_governance',
-           'record_state', 'applies', 'period_bounds', 'previous_period', 'load_logs', 'evaluate', 'worst',
-           'status_counts', 'control_status', 'framework_coverage', 'coverage_matrix', 'expiring', 'compare_results',
-           'ComplianceReport', 'compliance_report', 'metric_kind', 'format_value', 'format_threshold', 'system_label',
-           'display_results', 'display_by_system', 'display_by_control', 'display_coverage', 'display_expiring',
-           'display_changes', 'headline', 'verdict', 'subtitle', 'write_demo_governance', 'cli_compliance']
+           'record_state', 'applies', 'period_bounds', 'previous_period', 'LogSource', 'log_source', 'evaluate',
+           'worst', 'status_counts', 'control_status', 'framework_coverage', 'coverage_matrix', 'expiring',
+           'compare_results', 'ComplianceReport', 'compliance_report', 'metric_kind', 'format_value',
+           'format_threshold', 'system_label', 'display_results', 'display_by_system', 'display_by_control',
+           'display_coverage', 'display_expiring', 'display_changes', 'headline', 'verdict', 'subtitle',
+           'write_demo_governance', 'cli_compliance']
 
 # %% ../nbs/40_governance.ipynb #986c5328
 STATUSES = ("pass", "fail", "inconclusive", "excepted", "not_applicable")
@@ -261,6 +262,7 @@ class Context:
     workspace: Path|None = None  # the workspace folder
     systems: dict = field(default_factory=dict)  # every registered system, by id
     shared: dict = field(default_factory=dict)  # cache shared by all checks of one evaluation
+    window: str = "period"  # the check's window: 'period', 'all' or 'Nd'
 
     @property
     def as_of(self) -> date:
@@ -313,12 +315,14 @@ def _generative(df: pd.DataFrame) -> pd.Series:
     return ~df["operation_name"].astype("string").str.lower().isin(["embeddings", "embedding"]).fillna(False).astype(bool)
 
 # %% ../nbs/40_governance.ipynb #f57385c5
+OPS_COLUMNS = ("ts_start", "user_id_hash", "error_type", "status_code", "duration_s", "quality_score")  # what ops_summary reads
+
 def _ops(ctx: Context):
     "monitor.ops_summary of the window's rows."
     from llmops_nb.monitor import ops_summary
     return ops_summary(ctx.rows())
 
-@metric(needs=("duration_s",))
+@metric(needs=OPS_COLUMNS)
 def p95_latency_s(ctx: Context) -> Measure:
     "95th-percentile call duration in seconds."
     df = ctx.rows()
@@ -326,14 +330,14 @@ def p95_latency_s(ctx: Context) -> Measure:
     s = _ops(ctx)
     return Measure(s.p95_s, int(df["duration_s"].notna().sum()), [_scope_ref(ctx, df)], f"p50 {s.p50_s:.2f} s")
 
-@metric(needs=("error_type", "status_code"))
+@metric(needs=OPS_COLUMNS)
 def error_rate(ctx: Context) -> Measure:
     "Share of calls that failed (error type set or HTTP status ≥ 400)."
     df = ctx.rows(); s = _ops(ctx)
     failed = _blank(df["error_type"]).eq(False) | (df["status_code"].fillna(0) >= 400)
     return Measure(s.error_rate, s.calls, [_scope_ref(ctx, df), _ids(df, failed)], f"{s.errors:,} failed of {s.calls:,}")
 
-@metric(needs=("error_type", "status_code"))
+@metric(needs=OPS_COLUMNS)
 def availability(ctx: Context) -> Measure:
     "Share of calls not lost to provider or server failures (5xx, 408, 429, failure without status)."
     df = ctx.rows(); s = _ops(ctx)
@@ -527,20 +531,16 @@ def unapproved_prompt_calls(ctx: Context) -> Measure:
 
 # %% ../nbs/40_governance.ipynb #924feb0b
 def _findings(ctx: Context, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "(rows of this scope whose `column` was captured, safety findings on those rows) — scanned once per period."
+    "(rows of this scope whose `column` was captured, safety findings on those rows) — each scope's text scanned once."
     df = ctx.rows()
     if column not in df or df[column].isna().all(): raise EvidenceMissing(f"{column} is not captured in the request log")
     safety = _module("safety")
-    key = ("safety", column, ctx.start, ctx.end)
-    if key not in ctx.shared:
-        pool = ctx.shared.get("logs")
-        pool = df if pool is None else pool[(pool["ts_start"] >= ctx.start) & (pool["ts_start"] < ctx.end)]
-        pool = pool[pool[column].notna()]
-        inj = (column,) if column == "input_text" else ()
-        ctx.shared[key] = safety.scan_requests(pool, columns=(column,), injection_columns=inj)
-    f = ctx.shared[key]
     captured = df[df[column].notna()]
-    return captured, f[f["row"].isin(captured.index)]
+    key = ("safety", column, (ctx.system or {}).get("id", "*"), ctx.window, ctx.start, ctx.end)
+    if key not in ctx.shared:
+        inj = (column,) if column == "input_text" else ()
+        ctx.shared[key] = safety.scan_requests(captured, columns=(column,), injection_columns=inj)
+    return captured, ctx.shared[key]
 
 def _flag_rate(ctx: Context, column: str, family: str, count: bool = False) -> Measure:
     "Share (or count) of captured calls with at least one `family` finding in `column`."
@@ -631,7 +631,8 @@ def ungated_prompt_versions(ctx: Context) -> Measure:
     return Measure(int(late.sum()), len(m), ev)
 
 # %% ../nbs/40_governance.ipynb #5397eef0
-@metric(needs=("provider_name", "request_model", "response_model", "input_tokens", "output_tokens"))
+@metric(needs=("provider_name", "request_model", "response_model", "service_tier", "is_batch", "input_tokens",
+               "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens", "reasoning_output_tokens"))
 def spend_budget_ratio(ctx: Context) -> Measure:
     "The period's spend (reporting currency, tax included) divided by the monthly budget."
     df = ctx.rows(); pricing = _module("pricing")
@@ -920,32 +921,67 @@ def previous_period(period: str) -> str:
     "The month before `period`."
     return (period_bounds(period)[0] - pd.Timedelta(days=1)).strftime("%Y-%m")
 
+def _lower_bound(window: str, start, end):
+    "The earliest ts_start of `window` ('period', 'all' or 'Nd') for the period [start, end); None for 'all'."
+    return start if window == "period" else None if window == "all" else end - pd.Timedelta(days=int(str(window).rstrip("d")))
+
 def _window(logs: pd.DataFrame|None, system: dict|None, window: str, start, end) -> pd.DataFrame|None:
     "Rows of `system` (all rows when None) inside `window` ending at `end`."
     if logs is None: return None
-    lo = start if window == "period" else None if window == "all" else end - pd.Timedelta(days=int(str(window).rstrip("d")))
+    lo = _lower_bound(window, start, end)
     m = logs["ts_start"] < end
     if lo is not None: m &= logs["ts_start"] >= lo
     if system is not None: m &= system_mask(logs, system)
     return logs[m]
 
 TEXT_COLUMNS = ("input_text", "output_text")
+BASE_COLUMNS = ("request_id", "ts_start", "use_case", "service_name")  # every window has them: scope, evidence ids, dates
 
-def load_logs(workspace, period: str|None = None) -> pd.DataFrame|None:
-    "Every stored RequestLog row of `workspace`, with captured text only for `period` and the month before (the latest month when None); None without a store."
-    try: from llmops_nb.logs import load_requests
-    except ImportError: return None
-    from llmops_nb.schema import COLUMN_NAMES
-    try: df = load_requests(workspace, columns=[c for c in COLUMN_NAMES if c not in TEXT_COLUMNS])
-    except FileNotFoundError: return None
-    if df is None or not len(df): return None
-    period = period or df["ts_start"].max().strftime("%Y-%m")
-    start, end = period_bounds(previous_period(period))[0], period_bounds(period)[1]
-    text = load_requests(workspace, start=start, end=end, columns=["request_id", *TEXT_COLUMNS])
-    pos = pd.Index(text["request_id"]).get_indexer(df["request_id"])  # text is scanned only where controls look (memory at 10M rows)
-    for c in TEXT_COLUMNS:
-        df[c] = pd.Series(text[c].to_numpy()[pos], index=df.index, dtype=text[c].dtype).where(pos >= 0)
-    return df
+@dataclass
+class LogSource:
+    "Request-log rows for `evaluate`: a DataFrame in memory, or a workspace's store read one window at a time."
+    frame: pd.DataFrame|None = None  # RequestLog rows held in memory
+    workspace: Path|None = None  # else: the workspace whose Parquet store DuckDB reads
+
+    def _con(self):
+        from llmops_nb.logs import connect
+        return connect(self.workspace)
+
+    @property
+    def empty(self) -> bool:
+        "True when there is no row at all."
+        if self.frame is not None: return not len(self.frame)
+        if self.workspace is None: return True
+        with self._con() as con: return con.sql("SELECT count(*) FROM requests").fetchall()[0][0] == 0
+
+    def latest_period(self) -> str|None:
+        "The month ('YYYY-MM') of the newest row, None when empty."
+        if self.empty: return None
+        if self.frame is not None: return self.frame["ts_start"].max().strftime("%Y-%m")
+        with self._con() as con: return con.sql("SELECT strftime(max(ts_start), '%Y-%m') FROM requests").fetchall()[0][0]
+
+    def has_rows(self, start, end) -> bool:
+        "True when some row has start ≤ ts_start < end."
+        if self.empty: return False
+        if self.frame is not None: return bool(((self.frame["ts_start"] >= start) & (self.frame["ts_start"] < end)).any())
+        with self._con() as con:
+            return con.execute("SELECT count(*) FROM (SELECT 1 FROM requests WHERE ts_start >= ? AND ts_start < ? LIMIT 1)",
+                               [start.to_pydatetime(), end.to_pydatetime()]).fetchall()[0][0] > 0
+
+    def window(self, system: dict|None, window: str, start, end, columns=None) -> pd.DataFrame|None:
+        "Rows of `system` (every row when None) in `window`; from the store only `columns` (plus BASE_COLUMNS) are read."
+        if self.frame is not None or self.empty: return _window(self.frame, system, window, start, end)
+        from llmops_nb.logs import load_requests
+        cols = list(dict.fromkeys([*BASE_COLUMNS, *(columns or [])]))
+        scope = dict(use_cases=[system["use_case"]], service_names=system.get("service_names")) if system else {}
+        return load_requests(self.workspace, start=_lower_bound(window, start, end), end=end, columns=cols, **scope)
+
+def log_source(logs=None, workspace=None) -> LogSource:
+    "`logs` as a LogSource: a LogSource as is, a DataFrame in memory, else the workspace's store (no rows without one)."
+    if isinstance(logs, LogSource): return logs
+    if logs is not None: return LogSource(frame=logs)
+    return LogSource(workspace=Path(workspace) if workspace else None)
+
 
 # %% ../nbs/40_governance.ipynb #4bbf3cc7
 RESULT_COLUMNS = ["period", "system", "control", "title_ja", "title_en", "policy", "severity", "owner", "scope", "check_type",
@@ -1000,10 +1036,19 @@ def _waived(res: dict, control: dict, sid: str, gov: Governance, as_of: date) ->
     if notes: res["note"] = "; ".join(x for x in (res.get("note"), *notes) if x)
     return res
 
+def _window_columns(controls: list) -> dict[str, list]:
+    "Window → the RequestLog columns the automatic checks of `controls` in that window read (their metrics' `needs`)."
+    out = {}
+    for c in controls:
+        if c["check"]["type"] == "manual": continue
+        fn = METRICS.get(c["check"].get("metric"))
+        out.setdefault(c["check"].get("window", "period"), []).extend(getattr(fn, "needs", ()))
+    return {w: list(dict.fromkeys(cols)) for w, cols in out.items()}
+
 def evaluate(workspace=None,  # workspace folder (settings.ini, store, prompts, governance, …)
              period: str|None = None,  # 'YYYY-MM'; None: the latest month with logs (else the current month)
              catalogue: Catalogue|None = None, governance: Governance|None = None,
-             logs: pd.DataFrame|None = None,  # RequestLog rows; None: read the workspace's store
+             logs: pd.DataFrame|LogSource|None = None,  # RequestLog rows; None: read the workspace's store, window by window
              settings=None,  # config.Settings; None: the workspace's settings.ini
              shared: dict|None = None,  # cache to reuse across evaluations of several periods
             ) -> pd.DataFrame:
@@ -1013,26 +1058,24 @@ def evaluate(workspace=None,  # workspace folder (settings.ini, store, prompts, 
     if settings is None: settings = load_settings(ws) if ws and (ws/"settings.ini").exists() else load_settings(None, root=ws or Path.cwd())
     cat = catalogue or load_catalogue()
     gov = governance or load_governance(ws, cat, settings=settings)
-    if logs is None and ws is not None: logs = load_logs(ws, period)
-    if period is None:
-        period = logs["ts_start"].max().strftime("%Y-%m") if logs is not None and len(logs) else date.today().strftime("%Y-%m")
+    src = log_source(logs, ws)
+    period = period or src.latest_period() or date.today().strftime("%Y-%m")
     start, end = period_bounds(period)
     shared = {} if shared is None else shared
-    shared.setdefault("logs", logs)
     rows = []
     for sid, system in [("*", None), *sorted(gov.systems.items())]:
-        windows = {}  # each of this system's windows is cut from the logs once, not once per control (and freed after it)
-        for cid, control in sorted(cat.controls.items()):
-            if (system is None) != (control.get("scope", "system") == "organisation"): continue
+        scoped = [(cid, c) for cid, c in sorted(cat.controls.items()) if (system is None) == (c.get("scope", "system") == "organisation")]
+        need = _window_columns([c for _, c in scoped if applies(c, system)[0]])
+        windows = {}  # each of this system's windows is read once, with the columns its controls need (and freed after it)
+        for cid, control in scoped:
             base = dict(period=period, system=sid, control=cid, title_ja=control["title"]["ja"], title_en=control["title"]["en"],
                         policy=control["policy"], severity=control["severity"], owner=control["owner"],
                         scope=control.get("scope", "system"), check_type=control["check"]["type"], metric=control["check"].get("metric"))
             ok, why = applies(control, system)
             if not ok: rows.append({**base, "status": "not_applicable", "note": why}); continue
             w = control["check"].get("window", "period")
-            if w not in windows: windows[w] = _window(logs, system, w, start, end)
-            ctx = Context(settings, period, start, end, system, windows[w],
-                          ws, gov.systems, shared)
+            if w not in windows: windows[w] = src.window(system, w, start, end, need.get(w))
+            ctx = Context(settings, period, start, end, system, windows[w], ws, gov.systems, shared, w)
             res = _attested(control, sid, gov, ctx.as_of) if control["check"]["type"] == "manual" else _measured(control, ctx)
             rows.append({**base, **_waived(res, control, sid, gov, ctx.as_of)})
     out = pd.DataFrame(rows, columns=RESULT_COLUMNS)
@@ -1177,14 +1220,12 @@ def compliance_report(workspace=None, period: str|None = None, settings=None, lo
     if settings is None: settings = load_settings(ws) if ws and (ws/"settings.ini").exists() else load_settings(None, root=ws or Path.cwd())
     cat = catalogue or load_catalogue()
     gov = load_governance(ws, cat, settings=settings)
-    if logs is None and ws is not None: logs = load_logs(ws, period)
-    shared = {}
-    res = evaluate(ws, period, catalogue=cat, governance=gov, logs=logs, settings=settings, shared=shared)
+    src, shared = log_source(logs, ws), {}
+    res = evaluate(ws, period, catalogue=cat, governance=gov, logs=src, settings=settings, shared=shared)
     period = res["period"].iloc[0] if len(res) else period
     prev = previous_period(period)
-    p0, p1 = period_bounds(prev)
-    has_prev = logs is not None and bool(((logs["ts_start"] >= p0) & (logs["ts_start"] < p1)).any())
-    prev_res = evaluate(ws, prev, catalogue=cat, governance=gov, logs=logs, settings=settings, shared=shared) if has_prev else None
+    prev_res = (evaluate(ws, prev, catalogue=cat, governance=gov, logs=src, settings=settings, shared=shared)
+                if src.has_rows(*period_bounds(prev)) else None)
     as_of = (period_bounds(period)[1] - pd.Timedelta(days=1)).date()
     return ComplianceReport(settings, period, prev, as_of, cat.version, res, prev_res, status_counts(res, "system"), control_status(res),
                             coverage_matrix(res, cat), framework_coverage(res, cat), expiring(gov, as_of, expiry_days),

@@ -26,17 +26,17 @@ from .schema import (COLUMNS, COLUMN_NAMES, REQUIRED, TOKEN_COLUMNS, Check, add_
                               empty_requestlog, requestlog_checks, requestlog_dtypes)
 
 # %% auto #0
-__all__ = ['RULES', 'CHUNK_BYTES', 'USER_KEYS', 'TIER_ALIASES', 'QUARANTINE_COLUMNS', 'READERS', 'HEAD_BYTES', 'NATIVE_ALIASES',
-           'CHUNK_RECORDS', 'META_ALIASES', 'RESPONSES_STATUS', 'ANTHROPIC_ERROR_STATUS', 'GENAI_OPERATIONS',
-           'DIMENSIONS', 'LITELLM_PROVIDERS', 'MODEL_PROVIDERS', 'LOG_SUFFIXES', 'LogReadError', 'LogFormatError',
-           'iter_line_chunks', 'coerce', 'hash_users', 'default_salt', 'redact_users', 'finish', 'derive',
-           'check_masks', 'empty_quarantine', 'IdSet', 'split', 'RawBatch', 'Head', 'Reader', 'register_reader',
-           'read_head', 'detect_format', 'read_native_jsonl', 'iter_csv', 'read_native_csv', 'read_native_parquet',
-           'iter_flat', 'wrapper_meta', 'map_openai', 'map_openai_batch', 'map_anthropic', 'map_anthropic_batch',
-           'map_gemini', 'otlp_spans', 'map_otlp', 'read_otlp', 'guess_provider', 'map_litellm', 'map_langfuse',
-           'provider_reader', 'formats_table', 'LoadResult', 'iter_logs', 'read_logs', 'validate_requests', 'store_dir',
-           'workspace_salt', 'IngestSummary', 'ingest', 'load_requests', 'load_quarantine', 'load_gx_results',
-           'load_ingest_log', 'connect']
+__all__ = ['RULES', 'CHUNK_BYTES', 'USER_KEYS', 'TIER_ALIASES', 'QUARANTINE_COLUMNS', 'IdSet', 'READERS', 'HEAD_BYTES',
+           'NATIVE_ALIASES', 'CHUNK_RECORDS', 'META_ALIASES', 'RESPONSES_STATUS', 'ANTHROPIC_ERROR_STATUS',
+           'GENAI_OPERATIONS', 'DIMENSIONS', 'LITELLM_PROVIDERS', 'MODEL_PROVIDERS', 'LOG_SUFFIXES', 'LogReadError',
+           'LogFormatError', 'iter_line_chunks', 'coerce', 'hash_users', 'default_salt', 'redact_users', 'finish',
+           'derive', 'check_masks', 'empty_quarantine', 'key_hashes', 'KeyIndex', 'split', 'RawBatch', 'Head', 'Reader',
+           'register_reader', 'read_head', 'detect_format', 'read_native_jsonl', 'iter_csv', 'read_native_csv',
+           'read_native_parquet', 'iter_flat', 'wrapper_meta', 'map_openai', 'map_openai_batch', 'map_anthropic',
+           'map_anthropic_batch', 'map_gemini', 'otlp_spans', 'map_otlp', 'read_otlp', 'guess_provider', 'map_litellm',
+           'map_langfuse', 'provider_reader', 'formats_table', 'LoadResult', 'iter_logs', 'read_logs',
+           'validate_requests', 'store_dir', 'workspace_salt', 'IngestSummary', 'ingest', 'load_requests',
+           'load_quarantine', 'load_gx_results', 'load_ingest_log', 'connect']
 
 # %% ../nbs/03_logs.ipynb #548bc042
 class LogReadError(ValueError):
@@ -330,20 +330,78 @@ def _raw_text(raw: pd.DataFrame, cols=None) -> pd.Series:
                          for row in raw.loc[missing, cols].to_dict("records")]
     return redact_users(text.astype("str"))
 
-# %% ../nbs/03_logs.ipynb #8f8216e8
-class IdSet:
-    "Request ids seen so far in a load, as an Arrow array (fast vectorised membership tests)."
-    def __init__(self): self.ids = pa.array([], pa.string())
-    def __len__(self): return len(self.ids)
-    def contains(self, ids: pd.Series) -> np.ndarray:
-        "True where an id of `ids` was seen before."
-        if not len(self.ids) or ids.empty: return np.zeros(len(ids), dtype=bool)
-        arr = pa.array(ids.astype("str").to_numpy(dtype=object), pa.string())
-        return pa.compute.is_in(arr, value_set=self.ids).to_numpy(zero_copy_only=False)
-    def add(self, ids: pd.Series) -> None:
-        "Remember `ids`."
-        if len(ids): self.ids = pa.concat_arrays([self.ids, pa.array(ids.astype("str").to_numpy(dtype=object), pa.string())])
+# %% ../nbs/03_logs.ipynb #a6d7b493
+_HASH_CON = {}
 
+def _hash_sql(col: str) -> str:
+    "SQL for the two 64-bit hashes of column `col`: DuckDB's `hash` of the value and of the value with a separator appended."
+    return f"hash({col}) AS a, hash({col} || chr(31)) AS b"
+
+def key_hashes(keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    "Two independent 64-bit hashes of each key, computed by DuckDB in one vectorised pass."
+    con = _HASH_CON.get("con") or _HASH_CON.setdefault("con", duckdb.connect())
+    arr = pa.array(keys.astype("str").to_numpy(dtype=object), pa.string(), from_pandas=True)
+    con.register("_keys", pa.table({"k": arr}))
+    try: h = con.sql(f"SELECT {_hash_sql('k')} FROM _keys").fetchnumpy()
+    finally: con.unregister("_keys")
+    return np.asarray(h["a"], dtype=np.uint64), np.asarray(h["b"], dtype=np.uint64)
+
+def _in_run(a: np.ndarray, b: np.ndarray, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+    "True where the pair (h1, h2) is in the run (`a` sorted, `b` aligned with it)."
+    lo = np.searchsorted(a, h1, "left")
+    hit = np.zeros(len(h1), dtype=bool)
+    cand = np.flatnonzero(a[np.minimum(lo, len(a) - 1)] == h1)
+    if not len(cand): return hit
+    hi = np.searchsorted(a, h1[cand], "right")
+    one = hi - lo[cand] == 1
+    hit[cand[one]] = b[lo[cand[one]]] == h2[cand[one]]
+    for i, l, r in zip(cand[~one], lo[cand[~one]], hi[~one]): hit[i] = bool((b[l:r] == h2[i]).any())  # equal first hashes: rare
+    return hit
+
+class KeyIndex:
+    "A set of string keys held as pairs of 64-bit hashes in sorted runs that merge as they grow (a small log-structured index)."
+    def __init__(self): self.runs, self.n = [], 0
+    def __len__(self): return self.n
+
+    def _contains(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        "True where a hash pair is in some run (keys are searched in sorted order: binary searches that stay in cache)."
+        o = np.argsort(h1)
+        s1, s2, found = h1[o], h2[o], np.zeros(len(h1), dtype=bool)
+        for a, b in self.runs: found |= _in_run(a, b, s1, s2)
+        hit = np.empty_like(found); hit[o] = found
+        return hit
+
+    def _add(self, h1: np.ndarray, h2: np.ndarray) -> None:
+        "Add hash pairs known to be new as one sorted run; merge runs of similar size."
+        if not len(h1): return
+        o = np.argsort(h1, kind="stable")
+        self.runs.append((h1[o], h2[o])); self.n += len(h1)
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (a1, b1), (a0, b0) = self.runs.pop(), self.runs.pop()
+            a, b = np.concatenate([a0, a1]), np.concatenate([b0, b1])
+            o = np.argsort(a, kind="stable")  # timsort finds the two sorted runs and merges them in linear time
+            self.runs.append((a[o], b[o]))
+
+    def contains(self, keys: pd.Series) -> np.ndarray:
+        "True where a key of `keys` was added before (missing keys: False)."
+        if not len(keys) or not self.runs: return np.zeros(len(keys), dtype=bool)
+        return self._contains(*key_hashes(keys)) & keys.notna().to_numpy()
+
+    def add_new(self, keys: pd.Series) -> np.ndarray:
+        "True where a key is new (not added before, not repeated earlier in `keys`, not missing); the new ones are added."
+        if not len(keys): return np.zeros(0, dtype=bool)
+        h1, h2 = key_hashes(keys)
+        new = ~self._contains(h1, h2) & ~pd.DataFrame({"a": h1, "b": h2}).duplicated().to_numpy() & keys.notna().to_numpy()
+        self._add(h1[new], h2[new])
+        return new
+
+    def add(self, keys: pd.Series) -> None:
+        "Remember `keys`."
+        self.add_new(keys)
+
+IdSet = KeyIndex  # the request ids seen so far in a load
+
+# %% ../nbs/03_logs.ipynb #8f8216e8
 def split(raw: pd.DataFrame, typed: pd.DataFrame, bad: pd.DataFrame, masks: pd.DataFrame, checks,
           seen: IdSet|None = None, missing_columns=(), fmt: str = "", raw_cols=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Split a checked batch into valid rows and quarantined rows (rule = first broken rule; reason = all of them)."
@@ -364,10 +422,9 @@ def split(raw: pd.DataFrame, typed: pd.DataFrame, bad: pd.DataFrame, masks: pd.D
     ids = typed.request_id
     good_ids = ids[~fail]  # duplicates are judged among the otherwise-good rows only
     dup = pd.Series(False, index=typed.index)
-    dup[~fail] = good_ids.duplicated(keep="first").to_numpy() | (seen.contains(good_ids) if seen is not None else False)
+    dup[~fail] = ~seen.add_new(good_ids) if seen is not None else good_ids.duplicated(keep="first").to_numpy()
     if dup.any(): rules["duplicate_request_id"] = [(dup, "request_id '" + _show(ids) + "' already seen in this load")]
     fail |= dup
-    if seen is not None: seen.add(ids[~fail].dropna())
     if not fail.any(): return typed, empty_quarantine()
     q = typed.index[fail]
     order = [r for r in RULES if r in rules]
@@ -1386,27 +1443,28 @@ def _write_quarantine(q: pd.DataFrame, root: Path, tag: str, load_id: str, at: p
     return len(q)
 
 class _StoreIndex:
-    "Request ids and quarantine keys already in the store, held in DuckDB for anti-joins."
+    "Request ids and quarantine keys already in the store when a load starts, as `KeyIndex`es."
     def __init__(self, store: Path):
-        self.con = duckdb.connect()
-        self.con.execute("CREATE TEMP TABLE ids (request_id VARCHAR)")
-        self.con.execute("CREATE TEMP TABLE qkeys (k VARCHAR)")
-        if g := _parquet_glob(store / "requests"):
-            self.con.execute(f"INSERT INTO ids SELECT DISTINCT request_id FROM read_parquet('{g}', hive_partitioning=true)")
-        if g := _parquet_glob(store / "quarantine"):
-            self.con.execute(f"INSERT INTO qkeys SELECT DISTINCT concat_ws('|', source_file, source_line, rule) FROM read_parquet('{g}')")
+        self.ids, self.qkeys = KeyIndex(), KeyIndex()
+        with duckdb.connect() as con:
+            if g := _parquet_glob(store / "requests"):
+                self.ids._add(*self._hashes(con, f"SELECT DISTINCT request_id AS k FROM read_parquet('{g}', hive_partitioning=true)"))
+            if g := _parquet_glob(store / "quarantine"):
+                self.qkeys._add(*self._hashes(con, f"SELECT DISTINCT concat_ws('|', source_file, source_line, rule) AS k FROM read_parquet('{g}')"))
 
-    def new_mask(self, ids: pd.Series, table: str = "ids", col: str = "request_id") -> np.ndarray:
-        "True where an id is not stored yet; the new ones are added."
-        if ids.empty: return np.zeros(0, dtype=bool)
-        arr = pa.array(ids.astype("str").to_numpy(dtype=object), pa.string())
-        self.con.register("batch_ids", pa.table({"k": arr}))
-        known = self.con.sql(f"SELECT DISTINCT b.k FROM batch_ids b SEMI JOIN {table} t ON b.k = t.{col}").to_arrow_table()
-        self.con.execute(f"INSERT INTO {table} SELECT DISTINCT k FROM batch_ids b ANTI JOIN {table} t ON b.k = t.{col}")
-        self.con.unregister("batch_ids")
-        return ~pa.compute.is_in(arr, value_set=known.column("k").combine_chunks()).to_numpy(zero_copy_only=False)
+    @staticmethod
+    def _hashes(con, query: str) -> tuple[np.ndarray, np.ndarray]:
+        h = con.sql(f"SELECT {_hash_sql('k')} FROM ({query})").fetchnumpy()
+        return np.asarray(h["a"], dtype=np.uint64), np.asarray(h["b"], dtype=np.uint64)
 
-    def close(self): self.con.close()
+    def stored(self, ids: pd.Series) -> np.ndarray:
+        "True where a request id was stored before this load (ids repeated within the load are caught by `split`)."
+        return self.ids.contains(ids)
+
+    def new_quarantine(self, keys: pd.Series) -> np.ndarray:
+        "True where a quarantine key (file|line|rule) is not recorded yet; the new ones are added."
+        return self.qkeys.add_new(keys)
+
 
 # %% ../nbs/03_logs.ipynb #d5a231e2
 @dataclass
@@ -1550,11 +1608,11 @@ def ingest(paths,  # a file, a folder (its log files, recursively) or a list of 
                 for n, part in enumerate(iter_logs(f, fmt, chunk_bytes, salt, defaults, now, seen, source)):
                     row["format"] = part.format
                     valid = part.valid if keep_text else part.valid.assign(input_text=pd.NA, output_text=pd.NA).astype(requestlog_dtypes())
-                    new = index.new_mask(valid.request_id)
+                    new = ~index.stored(valid.request_id)
                     tag = f"{load_id}-{len(rows):04d}-{n:05d}"
                     row["written"] += _write_requests(valid[new], store / "requests", tag)
                     q = part.quarantine
-                    qnew = index.new_mask(q.source_file + "|" + q.source_line.astype("str") + "|" + q.rule, "qkeys", "k")
+                    qnew = index.new_quarantine(q.source_file + "|" + q.source_line.astype("str") + "|" + q.rule)
                     _write_quarantine(q[qnew], store / "quarantine", tag, load_id, at)
                     row["valid"] += len(valid); row["quarantined"] += len(q); row["duplicates"] += int((~new).sum())
                     for r, c in q.rule.value_counts().items(): reasons[r] = reasons.get(r, 0) + int(c)
@@ -1569,7 +1627,7 @@ def ingest(paths,  # a file, a folder (its log files, recursively) or a list of 
             rows.append(row)
         if gx: gxb.flush()
     finally:
-        bar.close(); index.close()
+        bar.close()
     files_df = pd.DataFrame(rows, columns=["file", "format", "ingested", "valid", "quarantined", "duplicates", "written",
                                            "bytes", "seconds", "sha256", "error", "messages"])
     reasons_df = pd.DataFrame(sorted(reasons.items(), key=lambda kv: list(RULES).index(kv[0]) if kv[0] in RULES else 99),
@@ -1603,9 +1661,13 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     dt = requestlog_dtypes()
     return df.astype({c: dt[c] for c in df.columns if c in dt})
 
-def _where(period, start, end) -> tuple[str, list]:
-    "SQL filter and parameters for a month and/or a time range."
+def _where(period, start, end, use_cases=None, service_names=None) -> tuple[str, list]:
+    "SQL filter and parameters for a month, a time range, and/or use cases or services."
     conds, params = [], []
+    scope = [(c, list(v)) for c, v in (("use_case", use_cases), ("service_name", service_names)) if v]
+    if scope:
+        conds.append("(" + " OR ".join(f"{c} IN ({', '.join('?' * len(v))})" for c, v in scope) + ")")
+        params += [x for _, v in scope for x in v]
     if period:
         if not _PERIOD.match(str(period)): raise ValueError(f"period {period!r}: expected a month as YYYY-MM, e.g. 2026-10")
         conds.append("month = ?"); params.append(str(period))
@@ -1620,13 +1682,15 @@ def load_requests(workspace,  # a `Settings`, a workspace folder or its settings
                   start=None,  # earliest ts_start (inclusive); a date or timestamp, naive = UTC
                   end=None,  # latest ts_start (exclusive)
                   columns=None,  # RequestLog columns to return; None = all
+                  use_cases=None,  # only rows of these use cases …
+                  service_names=None,  # … or of these services (neither given: every row)
                  ) -> pd.DataFrame:
-    "Stored RequestLog rows (all, one month 'YYYY-MM', and/or `start` ≤ ts_start < `end`), typed and sorted."
+    "Stored RequestLog rows (all, one month 'YYYY-MM', `start` ≤ ts_start < `end`, some use cases or services), typed and sorted."
     cols = list(columns) if columns else list(COLUMN_NAMES)
     unknown = [c for c in cols if c not in COLUMN_NAMES]
     if unknown: raise ValueError(f"unknown RequestLog column(s): {', '.join(unknown)}")
     g = _parquet_glob(store_dir(workspace) / "requests")
-    where, params = _where(period, start, end)
+    where, params = _where(period, start, end, use_cases, service_names)
     if g is None: return empty_requestlog()[cols]
     sel = ", ".join(f'"{c}"' for c in cols)
     order = ", ".join(c for c in ("ts_start", "request_id") if c in cols) or "1"

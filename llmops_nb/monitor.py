@@ -947,14 +947,15 @@ def audit_data(workspace,  # workspace folder (settings.ini, store, governance, 
                locale: str = "",  # ja or en; "" = settings
               ) -> AuditData:
     "Load, price and judge a workspace's calls of one month for the audit report."
-    from llmops_nb import logs, pricing
+    from llmops_nb import logs, pricing, safety
     from llmops_nb.config import load_settings
+    from llmops_nb.schema import COLUMN_NAMES
     settings = load_settings(workspace, **({"locale": locale} if locale else {}))
     ws = Path(settings.root)
     con = logs.connect(ws)
     period = check_period(period) or latest_period(con)
     if period is None: raise ValueError(f"no calls in the store of {ws}: ingest logs first (`llmops-nb ingest`)")
-    df = pricing.load_priced(ws, period)
+    df = pricing.load_priced(ws, period, columns=[c for c in COLUMN_NAMES if c not in ("input_text", "output_text")])  # text stays in the store
     summary = ops_summary(df)
     if summary.calls == 0: raise ValueError(f"no calls in {period} in the store of {ws}")
     k = kpis(df)
@@ -964,7 +965,7 @@ def audit_data(workspace,  # workspace folder (settings.ini, store, governance, 
         from llmops_nb.governance import load_governance
         systems = load_governance(ws, strict=False).systems or None
     except Exception: systems = None  # no catalogue or register: unapproved models are not judged (shown as such)
-    inc = incidents(df, alerts, systems)
+    inc = incidents(df, alerts, systems, findings=safety.scan_store(ws, period))  # the text is scanned in batches, never all loaded
     judged = tuple(x for x in INCIDENT_KINDS if x != "unapproved_model" or systems is not None)
     q = logs.load_quarantine(ws)
     counts, reasons = data_quality(ops_summary(con).calls, q)

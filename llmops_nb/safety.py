@@ -27,8 +27,8 @@ __all__ = ['DASHES', 'LONG_VOWEL', 'CARD_BRANDS', 'CARD_LAYOUTS', 'SECRET_PREFIX
            'mask_email', 'mask_phone', 'mask_ip', 'mask_secret', 'Detector', 'detect_pii', 'redact_series', 'redact',
            'redact_frame', 'Rule', 'invisible_ranges', 'unicode_rules', 'decode_tags', 'decode_payloads', 'unleet',
            'detect_injection', 'read_wordlist', 'parse_wordlist', 'wordlists', 'toxicity_patterns', 'detect_toxicity',
-           'scan_requests', 'SafetySummary', 'safety_summary', 'entity_label', 'safety_tables', 'findings_html',
-           'span_scores', 'pii_labelled_set', 'cli_safety']
+           'scan_requests', 'scan_store', 'SafetySummary', 'safety_summary', 'entity_label', 'safety_tables',
+           'findings_html', 'span_scores', 'pii_labelled_set', 'cli_safety']
 
 # %% ../nbs/21_safety.ipynb #df2d9649
 register_labels({
@@ -874,6 +874,26 @@ def scan_requests(df: pd.DataFrame,  # RequestLog rows (needs the text columns; 
     order = {"secret": 0, "pii": 1, "injection": 2, "toxicity": 3}
     f = f.assign(_o=f.family.map(order)).sort_values(["row", "column", "_o", "start"], kind="stable").drop(columns="_o")
     return f[SCAN_COLUMNS].reset_index(drop=True)
+
+# %% ../nbs/21_safety.ipynb #af8dc35d
+def scan_store(workspace,  # a workspace folder (its Parquet store is read)
+               period: str|None = None,  # 'YYYY-MM' (UTC month of ts_start); None = every stored call
+               batch_rows: int = 250_000,  # calls scanned at a time (memory ≈ their text)
+               **kwargs,  # passed to `scan_requests`
+              ) -> pd.DataFrame:
+    "Safety findings in the captured text of a workspace's stored calls, scanned batch by batch."
+    from llmops_nb.logs import connect
+    where, params = ("WHERE month = ?", [period]) if period else ("", [])
+    parts, offset = [], 0
+    with connect(workspace) as con:
+        reader = con.sql(f"SELECT request_id, use_case, ts_start, input_text, output_text FROM requests {where}",
+                         params=params).to_arrow_reader(batch_rows)
+        for batch in reader:
+            df = batch.to_pandas()
+            df.index += offset; offset += len(df)
+            parts.append(scan_requests(df, **kwargs))
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else _empty_findings().assign(request_id=None, use_case=None, day=None)[SCAN_COLUMNS]
 
 # %% ../nbs/21_safety.ipynb #9805e1e1
 @dataclass

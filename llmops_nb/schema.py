@@ -4,13 +4,13 @@
 
 # %% ../nbs/02_schema.ipynb #054a1a7f
 from __future__ import annotations
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # %% auto #0
 __all__ = ['COLUMNS', 'DTYPES', 'COLUMN_NAMES', 'REQUIRED', 'TOKEN_COLUMNS', 'FINISH_REASONS', 'SERVICE_TIERS',
            'STATUS_CODE_RANGE', 'FEEDBACK_VALUES', 'QUALITY_RANGE', 'TS_MIN', 'MAX_FUTURE_DAYS', 'GX_COLUMNS', 'Column',
            'column', 'requestlog_dtypes', 'empty_requestlog', 'conform', 'schema_table', 'Check', 'ts_bounds',
-           'requestlog_checks', 'add_check_columns', 'requestlog_suite', 'run_gx']
+           'requestlog_checks', 'add_check_columns', 'requestlog_suite', 'gx_frame', 'run_gx']
 
 # %% ../nbs/02_schema.ipynb #e19d8ab7
 @dataclass(frozen=True)
@@ -182,9 +182,10 @@ def add_check_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(cache_input_tokens=cache.astype("Int64"))
 
 # %% ../nbs/02_schema.ipynb #ff4dfd04
-def _expectation(gxe, c: Check):
-    "The GX expectation for check `c`."
+def _expectation(gxe, c: Check, column: str|None = None):
+    "The GX expectation for check `c` (reading `column` instead of `c.column` when given)."
     meta = {"check": c.id, "rule": c.rule}
+    if column: c = replace(c, column=column)
     if c.kind == "dtype": return gxe.ExpectColumnValuesToBeInTypeList(column=c.column, type_list=list(c.values), meta=meta)
     if c.kind == "not_null": return gxe.ExpectColumnValuesToNotBeNull(column=c.column, meta=meta)
     if c.kind == "min": return gxe.ExpectColumnValuesToBeBetween(column=c.column, min_value=c.lo, meta=meta)
@@ -219,12 +220,22 @@ def _gx_context():
     return _GX["ctx"], _GX["batch"]
 
 # %% ../nbs/02_schema.ipynb #bf1aa23d
-def requestlog_suite(checks=None, name: str = "requestlog"):
-    "A GX `ExpectationSuite` holding one expectation per check (default: `requestlog_checks()`)."
+def requestlog_suite(checks=None, name: str = "requestlog", read: dict|None = None):
+    "A GX `ExpectationSuite` holding one expectation per check (default: `requestlog_checks()`); `read`: check id → column to read."
     gx = _gx(); gxe = gx.expectations
     suite = gx.ExpectationSuite(name=name)
-    for c in (checks or requestlog_checks()): suite.add_expectation(_expectation(gxe, c))
+    for c in (checks or requestlog_checks()): suite.add_expectation(_expectation(gxe, c, (read or {}).get(c.id)))
     return suite
+
+def gx_frame(df: pd.DataFrame, checks) -> tuple[pd.DataFrame, dict]:
+    "The frame GX validates, and check id → column read: a nullable-integer column under a range check is read as a float64 twin."
+    frame, read = add_check_columns(df), {}
+    for c in checks:
+        if c.kind in ("min", "between") and isinstance(frame[c.column].dtype, pd.Int64Dtype):
+            twin = f"{c.column}__float"
+            if twin not in frame: frame[twin] = frame[c.column].astype("float64")  # exact below 2**53; NA → NaN, which GX skips as null
+            read[c.id] = twin
+    return frame, read
 
 GX_COLUMNS = ("check", "rule", "expectation", "column", "success", "element_count", "unexpected_count", "unexpected_percent")
 
@@ -237,18 +248,19 @@ def run_gx(df: pd.DataFrame, checks=None, now=None) -> pd.DataFrame:
     ctx, batch = _gx_context()
     _GX["n"] += 1
     name = f"requestlog-{_GX['n']}"
-    suite = ctx.suites.add(requestlog_suite(checks, name))
+    frame, read = gx_frame(df, checks)
+    suite = ctx.suites.add(requestlog_suite(checks, name, read))
     vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
     try:
         with warnings.catch_warnings():  # GX 1.x calls pandas APIs that pandas 3 deprecates; not ours to fix
             warnings.simplefilter("ignore")
-            res = vd.run(batch_parameters={"dataframe": add_check_columns(df)}, result_format="SUMMARY")
+            res = vd.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
     finally: ctx.validation_definitions.delete(name); ctx.suites.delete(name)
-    rows = []
+    rows, by_id = [], {c.id: c for c in checks}
     for r in res.results:
         cfg, out = r.expectation_config, r.result or {}
-        rows.append(dict(check=cfg.meta["check"], rule=cfg.meta["rule"], expectation=cfg.type,
-                         column=cfg.kwargs.get("column") or f"{cfg.kwargs.get('column_A')} ≥ {cfg.kwargs.get('column_B')}",
+        c = by_id[cfg.meta["check"]]
+        rows.append(dict(check=c.id, rule=c.rule, expectation=cfg.type, column=f"{c.column} ≥ {c.other}" if c.other else c.column,
                          success=bool(r.success), element_count=out.get("element_count", len(df)),
                          unexpected_count=out.get("unexpected_count", 0 if r.success else None),
                          unexpected_percent=out.get("unexpected_percent", 0.0 if r.success else None)))

@@ -61,19 +61,12 @@ def run():
 """,
     "safety": """
 def run():
-    import pyarrow.dataset as ds, pyarrow.compute as pc
-    from llmops_nb import safety
-    d = ds.dataset(ws / "store" / "requests", format="parquet", partitioning="hive")
-    cols = ["request_id", "use_case", "ts_start", "input_text", "output_text"]
-    n, nbytes, found = 0, 0, []
-    for b in d.to_batches(columns=cols, batch_size=250_000):
-        if b.num_rows == 0: continue
-        nbytes += sum(int(pc.sum(pc.binary_length(b.column(c))).as_py() or 0) for c in ("input_text", "output_text"))
-        f = safety.scan_requests(b.to_pandas())
-        found.append(f.groupby("family").size())
-        n += b.num_rows
-    fam = pd.concat(found).groupby(level=0).sum() if found else pd.Series(dtype=int)
-    return dict(rows=n, mb=nbytes / 1e6, findings=int(fam.sum()), **{f"findings_{k}": int(v) for k, v in fam.items()})
+    from llmops_nb import logs, safety
+    f = safety.scan_store(ws)  # every stored call's captured text, streamed from the store in batches
+    with logs.connect(ws) as con:
+        n, nbytes = con.sql("SELECT count(*), sum(coalesce(strlen(input_text), 0) + coalesce(strlen(output_text), 0)) FROM requests").fetchall()[0]
+    fam = f.groupby("family").size()
+    return dict(rows=int(n), mb=int(nbytes) / 1e6, findings=int(fam.sum()), **{f"findings_{k}": int(v) for k, v in fam.items()})
 """,
     "kpis": """
 def run():

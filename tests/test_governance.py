@@ -304,3 +304,21 @@ def test_eval_gates_from_stored_runs(demo_gov, cat, tmp_path):
     rel = res.loc[("email_generation", "REL-01")]  # sales_email 1.3 went live on 1 October with no eval run at all
     assert (rel.status, rel.value) == ("fail", 1) and "sales_email 1.3: live 2026-10-01, no passing gate" in rel.evidence
     assert res.loc[("code_assistant", "REL-01"), ["status", "sample_size"]].tolist() == ["pass", 0]  # nothing went live in October
+
+
+def test_store_windows_equal_all_rows_in_memory(demo_gov, cat):
+    "Reading each system's window from the store (only the columns its controls need) gives exactly the results of all rows in memory."
+    from llmops_nb.logs import load_requests
+    every = load_requests(demo_gov)  # every row and column, text included
+    for period in ("2026-09", "2026-10"):
+        lazy = G.evaluate(demo_gov, period, catalogue=cat)
+        eager = G.evaluate(demo_gov, period, catalogue=cat, logs=every)
+        pd.testing.assert_frame_equal(lazy, eager)
+        assert (lazy.status == "fail").sum() >= 5 and lazy.sample_size.max() > 100  # the comparison has something to compare
+    src = G.LogSource(workspace=demo_gov)
+    assert src.latest_period() == every.ts_start.max().strftime("%Y-%m")
+    assert src.has_rows(*G.period_bounds("2026-09")) and not src.has_rows(*G.period_bounds("2025-01"))
+    chat = G.load_governance(demo_gov, cat).systems["support_chatbot"]
+    w = src.window(chat, "period", *G.period_bounds("2026-10"), ["duration_s"])
+    assert w.columns.tolist() == [*G.BASE_COLUMNS, "duration_s"]
+    assert len(w) == int(((every.use_case == "support_chatbot") & (every.ts_start >= "2026-10-01")).sum())
