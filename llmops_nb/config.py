@@ -10,7 +10,8 @@ from datetime import date
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['RULES', 'Rule', 'SettingsError', 'Settings', 'find_settings', 'load_settings', 'settings_table', 'settings_ini_text']
+__all__ = ['RULES', 'Rule', 'SettingsError', 'Settings', 'find_settings', 'load_settings', 'settings_table', 'settings_ini_text',
+           'node_line']
 
 # %% ../nbs/00_config.ipynb #7015d53e
 @dataclass(frozen=True)
@@ -199,3 +200,18 @@ def settings_ini_text(s: Settings|None = None) -> str:
             out += ([""] if out else []) + [f"[{r.section}]"]; section = r.section
         out += [f"; {r.help} ({r.describe()})", f"{r.key} = {getattr(s, _attr(r))}"]
     return "\n".join(out) + "\n"
+
+# %% ../nbs/00_config.ipynb #7ca988f8
+def node_line(node, path) -> int|None:
+    "1-based line of the deepest key or item found along `path` (keys and list indexes) in a composed YAML node tree."
+    import yaml
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if pair is None: break
+            line, node = pair[0].start_mark.line + 1, pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]; line = node.start_mark.line + 1
+        else: break
+    return line

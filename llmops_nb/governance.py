@@ -14,11 +14,12 @@ import pandas as pd
 import yaml
 
 from .i18n import register_labels, t, fmt_num, fmt_pct, fmt_date
+from .config import node_line
 
 # %% auto #0
 __all__ = ['STATUSES', 'STATUS_RANK', 'FRAMEWORKS', 'ROLES', 'METRICS', 'OPS_COLUMNS', 'SETTING_PLACEHOLDERS', 'POLICIES',
            'POLICY_SECTIONS', 'PEOPLE_PLACEHOLDERS', 'TEXT_COLUMNS', 'BASE_COLUMNS', 'RESULT_COLUMNS', 'status_label',
-           'Problem', 'GovernanceError', 'read_yaml', 'node_line', 'catalogue_dir', 'load_schema', 'schema_problems',
+           'Problem', 'GovernanceError', 'read_yaml', 'catalogue_dir', 'load_schema', 'schema_problems',
            'load_mappings', 'Threshold', 'placeholders', 'parse_threshold', 'EvidenceMissing', 'Measure', 'Context',
            'metric', 'p95_latency_s', 'error_rate', 'availability', 'quality_mean', 'max_user_daily_calls',
            'unattributed_rate', 'untracked_prompt_rate', 'lineage_missing_rate', 'raw_user_id_rate',
@@ -143,19 +144,6 @@ def read_yaml(path) -> tuple[object, object]:
         mark = getattr(e, "problem_mark", None)
         raise GovernanceError([Problem(str(path), mark.line + 1 if mark else None, "yaml.syntax",
                                        f"not valid YAML: {getattr(e, 'problem', e)}")]) from None
-
-def node_line(node, path) -> int|None:
-    "1-based line of the deepest key or item found along `path` (keys and list indexes) in a composed YAML tree."
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in path:
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if k.value == str(key)), None)
-            if pair is None: break
-            line, node = pair[0].start_mark.line + 1, pair[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]; line = node.start_mark.line + 1
-        else: break
-    return line
 
 # %% ../nbs/40_governance.ipynb #efb13e82
 def catalogue_dir(path=None) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .i18n import register_labels, t, check_locale, fmt_pct, fmt_num
+from .config import node_line
 
 # %% auto #0
 __all__ = ['ROLES', 'FLAGS', 'ASSESSMENT_FORMAT', 'ANSWER_CODES', 'CONFIDENCE', 'MET_AT', 'CLAIM_AT', 'DISAGREE_AT',
@@ -54,18 +55,8 @@ def _schema(name: str) -> dict:
 def yaml_line(text: str, path) -> int|None:
     "Line (1-based) in YAML/JSON `text` of the node at `path` (keys and indices), or of its nearest parent."
     import yaml
-    try: node = yaml.compose(text)
+    try: return node_line(yaml.compose(text), path)
     except yaml.YAMLError: return None
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in path:
-        if isinstance(node, yaml.MappingNode):
-            hit = next(((k, v) for k, v in node.value if k.value == str(key)), None)
-            if hit is None: break
-            line, node = hit[0].start_mark.line + 1, hit[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]; line = node.start_mark.line + 1
-        else: break
-    return line
 
 def _where(path) -> str:
     "A JSON path as text: items[3].text.en"
