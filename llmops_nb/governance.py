@@ -519,13 +519,17 @@ def unapproved_prompt_calls(ctx: Context) -> Measure:
 
 # %% ../nbs/40_governance.ipynb #924feb0b
 def _findings(ctx: Context, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "(rows of this scope whose `column` was captured, safety findings on those rows) — each scope's text scanned once."
+    "(rows of this scope whose `column` was captured, safety findings in `column` on those rows)."
     df = ctx.rows()
     if column not in df or df[column].isna().all(): raise EvidenceMissing(f"{column} is not captured in the request log")
     safety = _module("safety")
     captured = df[df[column].notna()]
+    if (store := ctx.shared.get("findings_store")) is not None:  # the store's findings, scanned once per month and kept
+        months = pd.period_range(captured["ts_start"].min().tz_convert(None), (ctx.end - pd.Timedelta(seconds=1)).tz_convert(None), freq="M")
+        f = pd.concat([safety.scan_store(store, str(m)) for m in months], ignore_index=True)
+        return captured, f[(f["column"] == column) & f["request_id"].isin(captured["request_id"])]
     key = ("safety", column, (ctx.system or {}).get("id", "*"), ctx.window, ctx.start, ctx.end)
-    if key not in ctx.shared:
+    if key not in ctx.shared:  # rows held in memory: scan this scope's text
         inj = (column,) if column == "input_text" else ()
         ctx.shared[key] = safety.scan_requests(captured, columns=(column,), injection_columns=inj)
     return captured, ctx.shared[key]
@@ -534,7 +538,7 @@ def _flag_rate(ctx: Context, column: str, family: str, count: bool = False) -> M
     "Share (or count) of captured calls with at least one `family` finding in `column`."
     captured, f = _findings(ctx, column)
     f = f[f["family"] == family]
-    hit = captured.index.isin(f["row"])
+    hit = captured["request_id"].isin(f["request_id"]).to_numpy()
     ents = f.groupby("entity").size().sort_values(ascending=False)
     ev = [_scope_ref(ctx, captured) + f", {column} scanned", _ids(captured, hit)] + [f"{e}: {n:,} finding(s)" for e, n in ents.head(5).items()]
     n = len(captured)
@@ -1050,6 +1054,7 @@ def evaluate(workspace=None,  # workspace folder (settings.ini, store, prompts, 
     period = period or src.latest_period() or date.today().strftime("%Y-%m")
     start, end = period_bounds(period)
     shared = {} if shared is None else shared
+    if src.frame is None and not src.empty: shared.setdefault("findings_store", src.workspace)  # text findings come from the store
     rows = []
     for sid, system in [("*", None), *sorted(gov.systems.items())]:
         scoped = [(cid, c) for cid, c in sorted(cat.controls.items()) if (system is None) == (c.get("scope", "system") == "organisation")]

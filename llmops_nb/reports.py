@@ -310,6 +310,14 @@ def _title_of(nb, name: str) -> str:
     return name
 
 # %% ../nbs/06_reports.ipynb #40fb880b
+def _output_files(out: Path, name: str) -> list[Path]:
+    "The run's outputs in `out`: notebook, page and results.json, then every other file the template wrote (a CSV export, …)."
+    known = [out / f.format(name=name) for f in OUTPUT_FILES[:3]]
+    skip = {*known, *(out / f.format(name=name) for f in OUTPUT_FILES[3:])}
+    extra = sorted(p for p in out.rglob("*") if p.is_file() and p not in skip
+                   and not any(part.startswith(".") for part in p.relative_to(out).parts))
+    return [p for p in known if p.exists()] + extra
+
 def _write_manifest(out: Path, *, name, tpl, status, params, settings, started, error=None, extra_inputs=()) -> Path:
     "Write manifest.json for a run in `out`."
     inputs = [file_entry(tpl)]
@@ -317,7 +325,7 @@ def _write_manifest(out: Path, *, name, tpl, status, params, settings, started, 
     listed = out / ".inputs.json"
     paths = [*extra_inputs, *(json.loads(listed.read_text()) if listed.exists() else [])]
     inputs += [file_entry(p) for p in dict.fromkeys(map(str, paths)) if Path(p).is_file()]
-    outputs = [file_entry(out / f.format(name=name), out) for f in OUTPUT_FILES[:3] if (out / f.format(name=name)).exists()]
+    outputs = [file_entry(p, out) for p in _output_files(out, name)]
     m = dict(report=name, template=str(tpl), status=status, error=error, parameters=params,
              settings=settings.as_dict() if settings is not None else None, inputs=inputs, outputs=outputs,
              versions=package_versions(), started_utc=started, finished_utc=utc_now())

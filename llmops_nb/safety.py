@@ -21,14 +21,14 @@ from .i18n import register_labels, t, check_locale, fmt_num, fmt_pct
 # %% auto #0
 __all__ = ['DASHES', 'LONG_VOWEL', 'CARD_BRANDS', 'CARD_LAYOUTS', 'SECRET_PREFIX', 'SECRET_DETECTORS', 'PII_DETECTORS',
            'DETECTORS', 'ENTITY_LABELS', 'FINDING_COLUMNS', 'INJECTION_RULES', 'LEET', 'INJECTION_COLUMNS',
-           'TOXICITY_WEIGHTS', 'TOXICITY_FILES', 'TOXICITY_COLUMNS', 'SCAN_COLUMNS', 'FAMILIES', 'PII_SET_ENTITIES',
-           'fold_table', 'fold', 'nfkc', 'arrow_strings', 'card_confidence', 'iban_confidence', 'my_number_confidence',
-           'corporate_number_confidence', 'phone_confidence', 'ip_confidence', 'jwt_confidence', 'mask_keep',
-           'mask_email', 'mask_phone', 'mask_ip', 'mask_secret', 'Detector', 'detect_pii', 'redact_series', 'redact',
-           'redact_frame', 'Rule', 'invisible_ranges', 'unicode_rules', 'decode_tags', 'decode_payloads', 'unleet',
-           'detect_injection', 'read_wordlist', 'parse_wordlist', 'wordlists', 'toxicity_patterns', 'detect_toxicity',
-           'scan_requests', 'scan_store', 'SafetySummary', 'safety_summary', 'entity_label', 'safety_tables',
-           'findings_html', 'span_scores', 'pii_labelled_set', 'cli_safety']
+           'TOXICITY_WEIGHTS', 'TOXICITY_FILES', 'TOXICITY_COLUMNS', 'SCAN_COLUMNS', 'FINDINGS_DIR', 'FAMILIES',
+           'PII_SET_ENTITIES', 'fold_table', 'fold', 'nfkc', 'arrow_strings', 'card_confidence', 'iban_confidence',
+           'my_number_confidence', 'corporate_number_confidence', 'phone_confidence', 'ip_confidence', 'jwt_confidence',
+           'mask_keep', 'mask_email', 'mask_phone', 'mask_ip', 'mask_secret', 'Detector', 'detect_pii', 'redact_series',
+           'redact', 'redact_frame', 'Rule', 'invisible_ranges', 'unicode_rules', 'decode_tags', 'decode_payloads',
+           'unleet', 'detect_injection', 'read_wordlist', 'parse_wordlist', 'wordlists', 'toxicity_patterns',
+           'detect_toxicity', 'scan_requests', 'scan_store', 'SafetySummary', 'safety_summary', 'entity_label',
+           'safety_tables', 'findings_html', 'span_scores', 'pii_labelled_set', 'cli_safety']
 
 # %% ../nbs/21_safety.ipynb #df2d9649
 register_labels({
@@ -876,12 +876,10 @@ def scan_requests(df: pd.DataFrame,  # RequestLog rows (needs the text columns; 
     return f[SCAN_COLUMNS].reset_index(drop=True)
 
 # %% ../nbs/21_safety.ipynb #af8dc35d
-def scan_store(workspace,  # a workspace folder (its Parquet store is read)
-               period: str|None = None,  # 'YYYY-MM' (UTC month of ts_start); None = every stored call
-               batch_rows: int = 250_000,  # calls scanned at a time (memory ≈ their text)
-               **kwargs,  # passed to `scan_requests`
-              ) -> pd.DataFrame:
-    "Safety findings in the captured text of a workspace's stored calls, scanned batch by batch."
+FINDINGS_DIR = "findings"  # in the store: the findings of each scanned month, kept until the month's files change
+
+def _scan_month(workspace, period: str|None, batch_rows: int, kwargs: dict) -> pd.DataFrame:
+    "Scan the stored calls of `period` (every month when None) batch by batch; `row` counts calls in store order."
     from llmops_nb.logs import connect
     where, params = ("WHERE month = ?", [period]) if period else ("", [])
     parts, offset = [], 0
@@ -893,7 +891,56 @@ def scan_store(workspace,  # a workspace folder (its Parquet store is read)
             df.index += offset; offset += len(df)
             parts.append(scan_requests(df, **kwargs))
     parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else _empty_findings().assign(request_id=None, use_case=None, day=None)[SCAN_COLUMNS]
+    return pd.concat(parts, ignore_index=True) if parts else _no_findings()
+
+def _no_findings() -> pd.DataFrame:
+    "An empty result with the columns of `scan_requests`."
+    return _empty_findings().assign(request_id=None, use_case=None, day=None)[SCAN_COLUMNS]
+
+def _fingerprint(month_dir, kwargs: dict) -> str:
+    "What a month's findings depend on: its Parquet files (name, size, mtime), the scanner's code and word lists, the options."
+    import hashlib, importlib
+    from pathlib import Path
+    h = hashlib.sha256(json.dumps(sorted(kwargs.items()), default=str).encode())
+    h.update(Path(importlib.import_module("llmops_nb.safety").__file__).read_bytes())
+    for f in sorted(resources.files("llmops_nb").joinpath("data", "safety").iterdir(), key=lambda f: f.name): h.update(f.read_bytes())
+    for f in sorted(month_dir.glob("*.parquet")):
+        st = f.stat(); h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+def _cached_month(workspace, period: str, batch_rows: int, kwargs: dict) -> pd.DataFrame:
+    "The findings of one stored month: read from the store when its fingerprint matches, else scanned and kept."
+    import pyarrow.parquet as pq
+    from llmops_nb.logs import store_dir
+    store = store_dir(workspace)
+    cache, fp = store / FINDINGS_DIR / f"{period}.parquet", _fingerprint(store / "requests" / f"month={period}", kwargs)
+    if cache.exists() and pq.read_schema(cache).metadata.get(b"llmops_nb.fingerprint", b"").decode() == fp:
+        return pd.read_parquet(cache)
+    f = _scan_month(workspace, period, batch_rows, kwargs)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tbl = pa.Table.from_pandas(f, preserve_index=False)
+    tmp = cache.with_suffix(".tmp")
+    pq.write_table(tbl.replace_schema_metadata({**(tbl.schema.metadata or {}), b"llmops_nb.fingerprint": fp.encode()}), tmp)
+    tmp.replace(cache)  # atomic: a reader sees the old file or the new one
+    return f
+
+def scan_store(workspace,  # a workspace folder (its Parquet store is read)
+               period: str|None = None,  # 'YYYY-MM' (UTC month of ts_start); None = every stored month
+               batch_rows: int = 250_000,  # calls scanned at a time (memory ≈ their text)
+               cache: bool = True,  # keep each month's findings in the store and reuse them while its files are unchanged
+               **kwargs,  # passed to `scan_requests`
+              ) -> pd.DataFrame:
+    "Safety findings in the captured text of a workspace's stored calls, scanned batch by batch (each month once)."
+    from llmops_nb.logs import connect
+    if not cache: return _scan_month(workspace, period, batch_rows, kwargs)
+    if period: return _cached_month(workspace, period, batch_rows, kwargs)
+    with connect(workspace) as con: months = con.sql("SELECT month, count(*) FROM requests GROUP BY month ORDER BY month").fetchall()
+    parts, offset = [], 0
+    for m, calls in months:  # rows keep counting across months, as in one scan of the whole store
+        f = _cached_month(workspace, m, batch_rows, kwargs)
+        parts.append(f.assign(row=f.row + offset)); offset += calls
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else _no_findings()
 
 # %% ../nbs/21_safety.ipynb #9805e1e1
 @dataclass

@@ -106,6 +106,10 @@ def test_cost_report_focus_csv(cost_run, october):
             "ServiceName", "SkuId", "ConsumedQuantity", "ConsumedUnit", "PricingUnit", "ListUnitPrice", "Tags"} <= set(f.columns)
     assert f.BilledCost.sum() == pytest.approx(october[october.priced].cost_jpy.sum(), rel=1e-9)
     assert set(f.ChargePeriodStart.str[:7]) == {PERIOD}
+    from llmops_nb.reports import verify_manifest, file_entry  # the CSV is an output of the run, hashed in its manifest
+    listed = {o["path"]: o for o in run.manifest["outputs"]}
+    assert listed[run.results["focus_csv"]]["sha256"] == file_entry(run.out_dir / run.results["focus_csv"], run.out_dir)["sha256"]
+    assert verify_manifest(run.out_dir) == []
 
 
 def test_cost_report_anomaly_and_forecast(cost_run):
