@@ -961,12 +961,12 @@ class LogSource:
                                [start.to_pydatetime(), end.to_pydatetime()]).fetchall()[0][0] > 0
 
     def window(self, system: dict|None, window: str, start, end, columns=None) -> pd.DataFrame|None:
-        "Rows of `system` (every row when None) in `window`; from the store only `columns` (plus BASE_COLUMNS) are read."
+        "Rows of `system` (every row when None) in `window`; from the store only `columns` (plus BASE_COLUMNS) are read, and text only as presence."
         if self.frame is not None or self.empty: return _window(self.frame, system, window, start, end)
         from llmops_nb.logs import load_requests
         cols = list(dict.fromkeys([*BASE_COLUMNS, *(columns or [])]))
         scope = dict(use_cases=[system["use_case"]], service_names=system.get("service_names")) if system else {}
-        return load_requests(self.workspace, start=_lower_bound(window, start, end), end=end, columns=cols, **scope)
+        return load_requests(self.workspace, start=_lower_bound(window, start, end), end=end, columns=cols, text_as_presence=True, **scope)
 
 def log_source(logs=None, workspace=None) -> LogSource:
     "`logs` as a LogSource: a LogSource as is, a DataFrame in memory, else the workspace's store (no rows without one)."

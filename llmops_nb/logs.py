@@ -1684,6 +1684,7 @@ def load_requests(workspace,  # a `Settings`, a workspace folder or its settings
                   columns=None,  # RequestLog columns to return; None = all
                   use_cases=None,  # only rows of these use cases …
                   service_names=None,  # … or of these services (neither given: every row)
+                  text_as_presence: bool = False,  # input_text/output_text as '' where captured, missing elsewhere (not the text)
                  ) -> pd.DataFrame:
     "Stored RequestLog rows (all, one month 'YYYY-MM', `start` ≤ ts_start < `end`, some use cases or services), typed and sorted."
     cols = list(columns) if columns else list(COLUMN_NAMES)
@@ -1692,7 +1693,8 @@ def load_requests(workspace,  # a `Settings`, a workspace folder or its settings
     g = _parquet_glob(store_dir(workspace) / "requests")
     where, params = _where(period, start, end, use_cases, service_names)
     if g is None: return empty_requestlog()[cols]
-    sel = ", ".join(f'"{c}"' for c in cols)
+    text = ("input_text", "output_text") if text_as_presence else ()
+    sel = ", ".join((f"CASE WHEN \"{c}\" IS NULL THEN NULL ELSE '' END AS \"{c}\"" if c in text else f'"{c}"') for c in cols)
     order = ", ".join(c for c in ("ts_start", "request_id") if c in cols) or "1"
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")

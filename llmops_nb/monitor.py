@@ -955,7 +955,8 @@ def audit_data(workspace,  # workspace folder (settings.ini, store, governance, 
     con = logs.connect(ws)
     period = check_period(period) or latest_period(con)
     if period is None: raise ValueError(f"no calls in the store of {ws}: ingest logs first (`llmops-nb ingest`)")
-    df = pricing.load_priced(ws, period, columns=[c for c in COLUMN_NAMES if c not in ("input_text", "output_text")])  # text stays in the store
+    unread = ("input_text", "output_text", "trace_id", "conversation_id")  # text is scanned in the store; tracing ids are not shown
+    df = pricing.load_priced(ws, period, columns=[c for c in COLUMN_NAMES if c not in unread])
     summary = ops_summary(df)
     if summary.calls == 0: raise ValueError(f"no calls in {period} in the store of {ws}")
     k = kpis(df)
