@@ -6,6 +6,7 @@
 from __future__ import annotations
 import hashlib, json, math, os, re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -527,7 +528,9 @@ def _findings(ctx: Context, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     if (store := ctx.shared.get("findings_store")) is not None:  # the store's findings, scanned once per month and kept
         months = pd.period_range(captured["ts_start"].min().tz_convert(None), (ctx.end - pd.Timedelta(seconds=1)).tz_convert(None), freq="M")
         f = pd.concat([safety.scan_store(store, str(m)) for m in months], ignore_index=True)
-        return captured, f[(f["column"] == column) & f["request_id"].isin(captured["request_id"])]
+        f = f[f["column"] == column]
+        mine = captured["request_id"][captured["request_id"].isin(f["request_id"])]  # hash the few finding ids, not the many calls
+        return captured, f[f["request_id"].isin(mine)]
     key = ("safety", column, (ctx.system or {}).get("id", "*"), ctx.window, ctx.start, ctx.end)
     if key not in ctx.shared:  # rows held in memory: scan this scope's text
         inj = (column,) if column == "input_text" else ()
@@ -939,9 +942,9 @@ class LogSource:
         from llmops_nb.logs import connect
         return connect(self.workspace)
 
-    @property
+    @cached_property
     def empty(self) -> bool:
-        "True when there is no row at all."
+        "True when there is no row at all (asked once)."
         if self.frame is not None: return not len(self.frame)
         if self.workspace is None: return True
         with self._con() as con: return con.sql("SELECT count(*) FROM requests").fetchall()[0][0] == 0
