@@ -519,6 +519,12 @@ def unapproved_prompt_calls(ctx: Context) -> Measure:
     return Measure(int(bad["calls"].sum()), len(named), ev)
 
 # %% ../nbs/40_governance.ipynb #924feb0b
+def _month_findings(ctx: Context, store, month: str) -> pd.DataFrame:
+    "The safety findings the store keeps for `month`, read once per evaluation (every system's text metrics use them)."
+    key = ("findings", month)
+    if key not in ctx.shared: ctx.shared[key] = _module("safety").scan_store(store, month)
+    return ctx.shared[key]
+
 def _findings(ctx: Context, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(rows of this scope whose `column` was captured, safety findings in `column` on those rows)."
     df = ctx.rows()
@@ -527,7 +533,7 @@ def _findings(ctx: Context, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     captured = df[df[column].notna()]
     if (store := ctx.shared.get("findings_store")) is not None:  # the store's findings, scanned once per month and kept
         months = pd.period_range(captured["ts_start"].min().tz_convert(None), (ctx.end - pd.Timedelta(seconds=1)).tz_convert(None), freq="M")
-        f = pd.concat([safety.scan_store(store, str(m)) for m in months], ignore_index=True)
+        f = pd.concat([_month_findings(ctx, store, str(m)) for m in months], ignore_index=True)
         f = f[f["column"] == column]
         mine = captured["request_id"][captured["request_id"].isin(f["request_id"])]  # hash the few finding ids, not the many calls
         return captured, f[f["request_id"].isin(mine)]

@@ -30,13 +30,13 @@ __all__ = ['RULES', 'CHUNK_BYTES', 'USER_KEYS', 'TIER_ALIASES', 'QUARANTINE_COLU
            'NATIVE_ALIASES', 'CHUNK_RECORDS', 'META_ALIASES', 'RESPONSES_STATUS', 'ANTHROPIC_ERROR_STATUS',
            'GENAI_OPERATIONS', 'DIMENSIONS', 'LITELLM_PROVIDERS', 'MODEL_PROVIDERS', 'LOG_SUFFIXES', 'LogReadError',
            'LogFormatError', 'iter_line_chunks', 'coerce', 'hash_users', 'default_salt', 'redact_users', 'finish',
-           'derive', 'check_masks', 'empty_quarantine', 'key_hashes', 'KeyIndex', 'split', 'RawBatch', 'Head', 'Reader',
-           'register_reader', 'read_head', 'detect_format', 'read_native_jsonl', 'iter_csv', 'read_native_csv',
-           'read_native_parquet', 'iter_flat', 'wrapper_meta', 'map_openai', 'map_openai_batch', 'map_anthropic',
-           'map_anthropic_batch', 'map_gemini', 'otlp_spans', 'map_otlp', 'read_otlp', 'guess_provider', 'map_litellm',
-           'map_langfuse', 'provider_reader', 'formats_table', 'LoadResult', 'iter_logs', 'read_logs',
-           'validate_requests', 'store_dir', 'workspace_salt', 'IngestSummary', 'ingest', 'load_requests',
-           'load_quarantine', 'load_gx_results', 'load_ingest_log', 'connect']
+           'derive', 'check_masks', 'empty_quarantine', 'hash_pairs', 'key_hashes', 'KeyIndex', 'split', 'RawBatch',
+           'Head', 'Reader', 'register_reader', 'read_head', 'detect_format', 'read_native_jsonl', 'iter_csv',
+           'read_native_csv', 'read_native_parquet', 'iter_flat', 'wrapper_meta', 'map_openai', 'map_openai_batch',
+           'map_anthropic', 'map_anthropic_batch', 'map_gemini', 'otlp_spans', 'map_otlp', 'read_otlp',
+           'guess_provider', 'map_litellm', 'map_langfuse', 'provider_reader', 'formats_table', 'LoadResult',
+           'iter_logs', 'read_logs', 'validate_requests', 'store_dir', 'workspace_salt', 'IngestSummary', 'ingest',
+           'load_requests', 'load_quarantine', 'load_gx_results', 'load_ingest_log', 'connect']
 
 # %% ../nbs/03_logs.ipynb #548bc042
 class LogReadError(ValueError):
@@ -337,14 +337,18 @@ def _hash_sql(col: str) -> str:
     "SQL for the two 64-bit hashes of column `col`: DuckDB's `hash` of the value and of the value with a separator appended."
     return f"hash({col}) AS a, hash({col} || chr(31)) AS b"
 
+def hash_pairs(con, query: str) -> tuple[np.ndarray, np.ndarray]:
+    "The two 64-bit hashes of column `k` of SQL `query`, run on DuckDB connection `con`."
+    h = con.sql(f"SELECT {_hash_sql('k')} FROM ({query})").fetchnumpy()
+    return np.asarray(h["a"], dtype=np.uint64), np.asarray(h["b"], dtype=np.uint64)
+
 def key_hashes(keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     "Two independent 64-bit hashes of each key, computed by DuckDB in one vectorised pass."
     con = _HASH_CON.get("con") or _HASH_CON.setdefault("con", duckdb.connect())
     arr = pa.array(keys.astype("str").to_numpy(dtype=object), pa.string(), from_pandas=True)
     con.register("_keys", pa.table({"k": arr}))
-    try: h = con.sql(f"SELECT {_hash_sql('k')} FROM _keys").fetchnumpy()
+    try: return hash_pairs(con, "SELECT k FROM _keys")
     finally: con.unregister("_keys")
-    return np.asarray(h["a"], dtype=np.uint64), np.asarray(h["b"], dtype=np.uint64)
 
 def _in_run(a: np.ndarray, b: np.ndarray, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
     "True where the pair (h1, h2) is in the run (`a` sorted, `b` aligned with it)."
@@ -1448,14 +1452,9 @@ class _StoreIndex:
         self.ids, self.qkeys = KeyIndex(), KeyIndex()
         with duckdb.connect() as con:
             if g := _parquet_glob(store / "requests"):
-                self.ids._add(*self._hashes(con, f"SELECT DISTINCT request_id AS k FROM read_parquet('{g}', hive_partitioning=true)"))
+                self.ids._add(*hash_pairs(con, f"SELECT DISTINCT request_id AS k FROM read_parquet('{g}', hive_partitioning=true)"))
             if g := _parquet_glob(store / "quarantine"):
-                self.qkeys._add(*self._hashes(con, f"SELECT DISTINCT concat_ws('|', source_file, source_line, rule) AS k FROM read_parquet('{g}')"))
-
-    @staticmethod
-    def _hashes(con, query: str) -> tuple[np.ndarray, np.ndarray]:
-        h = con.sql(f"SELECT {_hash_sql('k')} FROM ({query})").fetchnumpy()
-        return np.asarray(h["a"], dtype=np.uint64), np.asarray(h["b"], dtype=np.uint64)
+                self.qkeys._add(*hash_pairs(con, f"SELECT DISTINCT concat_ws('|', source_file, source_line, rule) AS k FROM read_parquet('{g}')"))
 
     def stored(self, ids: pd.Series) -> np.ndarray:
         "True where a request id was stored before this load (ids repeated within the load are caught by `split`)."
