@@ -62,6 +62,7 @@ def axis_format(fmt: str) -> str:
     "The d3 format `fmt` with insignificant trailing zeros trimmed, for axis ticks (',.2f' → ',.2~f')."
     return fmt if "~" in fmt or not fmt else fmt[:-1] + "~" + fmt[-1]
 
+# %% ../nbs/05_charts.ipynb #47df255e
 def _title(title: str, subtitle: str = ""):
     "An altair title with an optional subtitle."
     import altair as alt
@@ -166,6 +167,7 @@ def _merge(base: dict, over: dict) -> dict:
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
+# %% ../nbs/05_charts.ipynb #59f82e81
 def chart_spec(chart) -> dict:
     "The Vega-Lite dict of `chart` (an altair chart or a dict) with the house config underneath its own."
     spec = chart if isinstance(chart, dict) else chart.to_dict()
@@ -173,6 +175,7 @@ def chart_spec(chart) -> dict:
     spec["config"] = _merge(house_config(), spec.get("config", {}))
     return spec
 
+# %% ../nbs/05_charts.ipynb #d3ac10d6
 def chart_svg(chart, locale: str = "ja") -> str:
     "The chart as an SVG string, rendered offline by vl-convert in the house style."
     import vl_convert as vlc

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 class CliError(Exception):
     "A mistake the person at the command line can fix; printed as one line."
 
+# %% ../nbs/90_cli.ipynb #990e0754
 def err(msg: str) -> int:
     "Print `msg` as one error line on stderr and return exit status 2."
     print(f"llmops-nb: error: {' '.join(str(msg).split())}", file=sys.stderr)
@@ -48,12 +49,14 @@ def usage() -> str:
     return ("usage: llmops-nb COMMAND [options]\n\ncommands:\n" + "\n".join(lines) +
             "\n\nRun `llmops-nb COMMAND --help` for a command's options.")
 
+# %% ../nbs/90_cli.ipynb #25cd3ca2
 def load_command(name: str):
     "The function behind subcommand `name`, imported now."
     target, _ = COMMANDS[name]
     mod, fn = target.split(":")
     return getattr(importlib.import_module(mod), fn)
 
+# %% ../nbs/90_cli.ipynb #7751c154
 def main(argv: list[str]|None = None) -> int:
     "Entry point of the `llmops-nb` console script; returns the exit status."
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -80,6 +83,7 @@ def parse_param(text: str) -> tuple[str, object]:
     try: return key.strip(), json.loads(value)
     except ValueError: return key.strip(), value
 
+# %% ../nbs/90_cli.ipynb #5eed4d78
 def _settings(workspace, **overrides):
     "The settings of workspace folder `workspace` (its settings.ini)."
     from llmops_nb.config import load_settings
@@ -89,10 +93,12 @@ def _settings(workspace, **overrides):
         raise CliError(f"{ws} has no settings.ini; a workspace needs one (`llmops-nb demo` writes an example)")
     return load_settings(ws, **overrides)
 
+# %% ../nbs/90_cli.ipynb #70a7fe94
 def default_report_dir(settings, name: str, period: str|None, locale: str) -> Path:
     "Where a report goes by default: `<reports>/<name>/<period or all>/<locale>/`."
     return settings.path("reports") / name / (period or "all") / locale
 
+# %% ../nbs/90_cli.ipynb #e2fe26c3
 def file_url(p) -> str:
     "A file:// URL for a local path."
     return Path(p).resolve().as_uri()
@@ -104,12 +110,14 @@ def state_path(settings) -> Path:
     "The workspace's scheduler state file."
     return settings.path("reports") / STATE_FILE
 
+# %% ../nbs/90_cli.ipynb #061d8a8e
 def load_state(settings) -> dict:
     "Report key → {started_utc, started_epoch, logs} of its last successful run."
     p = state_path(settings)
     try: return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
     except ValueError as e: raise CliError(f"{p}: not valid JSON ({e}); delete it to start afresh") from None
 
+# %% ../nbs/90_cli.ipynb #47d186d6
 def save_state(settings, key: str, entry: dict):
     "Record `entry` as the last successful run of `key` (atomic replace of the state file)."
     p = state_path(settings); p.parent.mkdir(parents=True, exist_ok=True)
@@ -118,16 +126,19 @@ def save_state(settings, key: str, entry: dict):
     tmp.write_text(json.dumps(st, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
     os.replace(tmp, p)
 
+# %% ../nbs/90_cli.ipynb #96576262
 INGEST_KEY = "_ingest"  # state of the logs ingested by --since-last runs, whichever report ran them
 
 def _stamp(started: float, sources) -> dict:
     "A state entry: when the run started (epoch and UTC) and the log files it processed."
     return dict(started_epoch=started, started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), logs=[str(p) for p in sources])
 
+# %% ../nbs/90_cli.ipynb #e4e3b576
 def report_key(name: str, period: str|None, locale: str) -> str:
     "'audit/2026-10/ja': the key of a report run in the state file."
     return f"{name}/{period or 'all'}/{locale}"
 
+# %% ../nbs/90_cli.ipynb #b6ecd1fd
 def newer_than(paths, since: float|None) -> list[Path]:
     "The files of `paths` modified after `since` (epoch seconds; None: all)."
     return [p for p in paths if since is None or p.stat().st_mtime > since]
@@ -147,6 +158,7 @@ def _report_parser():
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="other template parameter")
     return p
 
+# %% ../nbs/90_cli.ipynb #6db68055
 def render(name: str, workspace, period: str|None = None, locale: str|None = None, out=None, progress=False, **params):
     "Run report `name` for `workspace` into `out` (default folder when None); returns the ReportRun."
     from llmops_nb.reports import run_report, find_template, report_name
@@ -156,6 +168,7 @@ def render(name: str, workspace, period: str|None = None, locale: str|None = Non
     out = Path(out) if out else default_report_dir(s, report_name(tpl), period, s.locale)
     return run_report(tpl, out, progress=progress, workspace=str(s.root), period=period or "", locale=s.locale, **params)
 
+# %% ../nbs/90_cli.ipynb #8ddd8678
 def cli_report(argv: list[str]) -> int:
     "`llmops-nb report NAME [--workspace DIR] [--period YYYY-MM] [--locale ja|en] [--out DIR] [--logs PATH …] [--since-last] [-p key=value …]`"
     from llmops_nb.reports import find_template, report_name, good_report
@@ -204,12 +217,14 @@ def check_cron_line(line: str) -> tuple[list[str], str]:
     if re.search(r"(?<!\\)%", cmd): raise CliError(f"crontab command has an unescaped %: {cmd!r}")
     return fields, cmd
 
+# %% ../nbs/90_cli.ipynb #0982ef16
 def _hhmm(at: str) -> tuple[int, int]:
     "(hour, minute) of 'HH:MM'."
     m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", at or "")
     if not m: raise CliError(f"--at {at!r}: expected a time HH:MM (UTC), e.g. 02:30")
     return int(m.group(1)), int(m.group(2))
 
+# %% ../nbs/90_cli.ipynb #91e7d96b
 def schedule_lines(workspace,  # workspace folder (absolute in the lines)
                    reports=("audit", "operations"),  # report names
                    at: str = "02:30",  # daily time, UTC
@@ -230,6 +245,7 @@ def schedule_lines(workspace,  # workspace folder (absolute in the lines)
             lines.append(f"{m} {(h + 1) % 24} 1 * * {base} --period {prev} >> {log} 2>&1")
     return lines + [f"# END llmops-nb {workspace}"]
 
+# %% ../nbs/90_cli.ipynb #15d85f2d
 def merge_crontab(current: str, block: list[str]) -> str:
     "`current` crontab text with the block of the same workspace replaced by (or extended with) `block`."
     begin, end = block[0], block[-1]
@@ -240,6 +256,7 @@ def merge_crontab(current: str, block: list[str]) -> str:
         if not skip: out.append(line)
     return "\n".join([*out, *block]) + "\n"
 
+# %% ../nbs/90_cli.ipynb #0ccfa37f
 def install_crontab(block: list[str], crontab: str|None = None) -> str:
     "Install `block` into the user's crontab (replacing an earlier block of the same workspace); returns the new crontab."
     import subprocess
@@ -250,6 +267,7 @@ def install_crontab(block: list[str], crontab: str|None = None) -> str:
     if done.returncode: raise CliError(f"{cmd} - failed: {done.stderr.strip() or done.returncode}")
     return text
 
+# %% ../nbs/90_cli.ipynb #f2272075
 def cli_schedule(argv: list[str]) -> int:
     "`llmops-nb schedule [--workspace DIR] [--reports NAME …] [--at HH:MM] [--locale ja|en …] [--install]`"
     import shutil
@@ -292,10 +310,12 @@ def _summary_line(s) -> str:
     dup = f" ({g('duplicates'):,} of them already stored)" if g("duplicates") else ""
     return f"ingested {g('ingested'):,} rows: {g('valid'):,} valid{dup}, {g('quarantined'):,} quarantined"
 
+# %% ../nbs/90_cli.ipynb #d5865dc6
 def _warn_errors(summary):
     "Print file-level problems of an ingest (unreadable or empty files) as warnings on stderr."
     for e in getattr(summary, "errors", []) or []: print(f"llmops-nb: warning: {e}", file=sys.stderr)
 
+# %% ../nbs/90_cli.ipynb #82f90e1a
 def expand_paths(paths) -> list[Path]:
     "Files named in `paths`, folders replaced by the files inside them (recursively, sorted, hidden ones skipped)."
     out = []
@@ -304,6 +324,7 @@ def expand_paths(paths) -> list[Path]:
         else: out.append(p)
     return out
 
+# %% ../nbs/90_cli.ipynb #f0f76431
 def cli_ingest(argv: list[str]) -> int:
     "`llmops-nb ingest PATH… [--workspace DIR] [--format FMT] [--no-gx] [-q]`: load raw logs; exit 1 if a file was unreadable."
     p = argparse.ArgumentParser(prog="llmops-nb ingest", description="Load raw log files into the workspace's Parquet "
@@ -364,6 +385,7 @@ def validation_checks(settings_path=None) -> list[tuple[str, str, str]]:
         except (ReportError, SyntaxError, ValueError) as e: rows.append(("error", f"template {name}", f"{tpl.name}: {e}"))
     return rows
 
+# %% ../nbs/90_cli.ipynb #0c193084
 def cli_validate(argv: list[str]) -> int:
     "`llmops-nb validate [--settings FILE]`: check settings, workspace and templates; status 2 on any error."
     p = argparse.ArgumentParser(prog="llmops-nb validate", description="Check settings.ini, the workspace and the templates.")
@@ -392,6 +414,7 @@ def render_all(workspace, locales=("ja", "en"), progress: bool = True, names=Non
         except ReportError as e: failures.append(str(e))
     return runs, failures
 
+# %% ../nbs/90_cli.ipynb #4599a437
 def _demo_parser():
     p = argparse.ArgumentParser(prog="llmops-nb demo", description="Create the demo workspace of a fictional company, "
                                 "ingest its logs and render every report in Japanese and English.")
@@ -403,6 +426,7 @@ def _demo_parser():
     p.add_argument("--no-reports", action="store_true", help="build and ingest only")
     return p
 
+# %% ../nbs/90_cli.ipynb #05fd60e9
 def cli_demo(argv: list[str]) -> int:
     "`llmops-nb demo [--out DIR] [--rows N] [--seed S] [--locale ja|en] [--report NAME …] [--no-reports]`"
     a = _demo_parser().parse_args(argv)

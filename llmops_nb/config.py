@@ -65,6 +65,7 @@ RULES = (
 class SettingsError(ValueError):
     "A value in settings.ini that breaks its rule; the message names file, line, key, value and rule."
 
+# %% ../nbs/00_config.ipynb #82bc5e4f
 def _line_of(text: str, section: str, key: str) -> int|None:
     "Line number (1-based) of `key` inside `[section]` in INI `text`, if present."
     current = None

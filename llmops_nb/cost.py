@@ -33,10 +33,12 @@ def amount_column(priced: pd.DataFrame) -> str:
     "The cost column in the reporting currency, tax excluded: cost_jpy or cost_usd."
     return "cost_jpy" if "cost_jpy" in priced else "cost_usd"
 
+# %% ../nbs/11_cost.ipynb #867fd9ad
 def spend_column(priced: pd.DataFrame) -> str:
     "The column budgets are compared with: cost_jpy_incl_tax in a yen workspace, else cost_usd."
     return "cost_jpy_incl_tax" if "cost_jpy_incl_tax" in priced else "cost_usd"
 
+# %% ../nbs/11_cost.ipynb #9df56777
 def currency_of(priced: pd.DataFrame) -> str:
     "Reporting currency of a priced frame."
     return "JPY" if "cost_jpy" in priced else "USD"
@@ -58,6 +60,7 @@ class Budget:
     def applies(self, month: str) -> bool:
         return (self.from_month is None or month >= self.from_month) and (self.to_month is None or month <= self.to_month)
 
+# %% ../nbs/11_cost.ipynb #baef1800
 _BUDGET_RULES = dict(department=("text", True), monthly=("price", True), **{"from": ("text", False), "to": ("text", False)},
                      alert_threshold=("share", False), note=("text", False))
 
@@ -66,6 +69,7 @@ def _month(chk, path, v) -> str:
     try: return pd.Period(str(v), "M").strftime("%Y-%m") if len(str(v)) == 7 else chk.fail(path, "")
     except Exception: chk.fail(path, f"{v!r} is not allowed; expected a month YYYY-MM")
 
+# %% ../nbs/11_cost.ipynb #43bc961c
 def parse_budgets(text: str, settings: Settings, fname: str = BUDGETS_FILE) -> list[Budget]:
     "The organisation's budget (from settings) and the department budgets in YAML `text`, validated."
     data, lines = yaml_with_lines(text, fname)
@@ -89,6 +93,7 @@ def parse_budgets(text: str, settings: Settings, fname: str = BUDGETS_FILE) -> l
         out.append(b)
     return out
 
+# %% ../nbs/11_cost.ipynb #09d11264
 def load_budgets(workspace, settings: Settings|None = None) -> list[Budget]:
     "Budgets of a workspace: settings.ini's monthly budget, plus `budgets.yaml` when present."
     from llmops_nb.config import load_settings
@@ -115,6 +120,7 @@ def _design(days: pd.DatetimeIndex, t0: pd.Timestamp) -> np.ndarray:
     dow = days.day_of_week.to_numpy()
     return np.column_stack([np.ones(len(days)), t_] + [(dow == k).astype(float) for k in range(1, 7)])
 
+# %% ../nbs/11_cost.ipynb #9588a1b5
 @dataclass
 class SpendModel:
     "Least-squares model of daily spend: trend plus day-of-week effects."
@@ -133,6 +139,7 @@ class SpendModel:
         z = NormalDist().inv_cdf(0.5 + level / 2)
         return mean, max(mean - z * sd, 0.0), mean + z * sd
 
+# %% ../nbs/11_cost.ipynb #70447f0b
 def fit_spend(daily: pd.DataFrame, history_days: int = 90) -> SpendModel:
     "Fit `SpendModel` on the last `history_days` of a `daily_spend` frame (columns date, spend)."
     d = daily.sort_values("date").tail(history_days)
@@ -156,6 +163,7 @@ def _month_days(month: str) -> pd.DatetimeIndex:
     p = pd.Period(month, "M")
     return pd.date_range(p.start_time, p.end_time.normalize(), freq="D")
 
+# %% ../nbs/11_cost.ipynb #4e251bde
 def forecast_spend(priced: pd.DataFrame, months_ahead: int = 3, level: float = 0.8, as_of=None,
                    daily: pd.DataFrame|None = None) -> pd.DataFrame:
     "Spend to date, month-end projection and the next `months_ahead` months, each with a `level` band."
@@ -202,6 +210,7 @@ def _scope_rows(priced, b: Budget, months: list[str], as_of: pd.Timestamp, col: 
                          complete=complete, status=status, where=b.where))
     return rows
 
+# %% ../nbs/11_cost.ipynb #e99509ce
 def budget_status(priced: pd.DataFrame, budgets: list[Budget], as_of=None) -> pd.DataFrame:
     "One row per budget and month: budget, spent, share, month-end forecast and status."
     col = spend_column(priced)
@@ -314,6 +323,7 @@ def focus_table(priced: pd.DataFrame, billing_account: str = "llmops-nb") -> pd.
         "x_PriceValidFrom": g["price_valid_from"].dt.strftime("%Y-%m-%d"), "x_Calls": g["calls"],
     })[list(FOCUS_COLUMNS)]
 
+# %% ../nbs/11_cost.ipynb #dff98b52
 def export_focus_csv(priced: pd.DataFrame, path, billing_account: str = "llmops-nb") -> Path:
     "Write the FOCUS rows of `priced` to a UTF-8 CSV at `path` (Excel-friendly BOM) and return the path."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -359,11 +369,13 @@ class Scenario:
     @property
     def calls(self) -> float: return self.users * self.adoption * self.requests_per_user_per_day * self.working_days
 
+# %% ../nbs/11_cost.ipynb #c46c9818
 def _split(pm: str) -> tuple[str|None, str]:
     "'provider/model' → (provider, model); a model whose own name has a slash keeps it."
     prov, _, model = pm.partition("/")
     return (prov, model) if model else (None, prov)
 
+# %% ../nbs/11_cost.ipynb #488c63fa
 def rate_card(book: PriceBook, models, on: date|None = None) -> pd.DataFrame:
     "USD per 1M tokens (standard and batch) of each 'provider/model' on day `on` (base band); NaN when unpriced."
     on = on or date.today()
@@ -379,6 +391,7 @@ def rate_card(book: PriceBook, models, on: date|None = None) -> pd.DataFrame:
         rows.append(r)
     return pd.DataFrame(rows).set_index("model")
 
+# %% ../nbs/11_cost.ipynb #519cbcda
 def _fx(book: PriceBook, on: date) -> float:
     "Yen per USD on day `on` from the book (dated rates) or its single rate."
     rate = book.fx_rate
@@ -386,6 +399,7 @@ def _fx(book: PriceBook, on: date) -> float:
         if d <= on: rate = v
     return rate
 
+# %% ../nbs/11_cost.ipynb #edb49f8a
 @dataclass
 class Estimate:
     "A monthly estimate: totals and the breakdown by model."
@@ -399,6 +413,7 @@ class Estimate:
     by_model: pd.DataFrame  # model, share, calls, cost_usd, cost
     unpriced_models: list  # models of the mix without a price
 
+# %% ../nbs/11_cost.ipynb #91c32dc1
 def estimate_monthly(s: Scenario, book: PriceBook, on: date|None = None, rates: pd.DataFrame|None = None) -> Estimate:
     "Monthly cost of scenario `s` with `book`'s prices on day `on` (pass `rates` from `rate_card` to reuse them)."
     on = on or date.today()
@@ -430,6 +445,7 @@ def scenario_cases(s: Scenario, spread: dict = SPREAD) -> dict[str, Scenario]:
         return replace(s, **kw)
     return {"low": scaled(spread["low"]), "base": s, "high": scaled(spread["high"])}
 
+# %% ../nbs/11_cost.ipynb #5fde08ac
 def scenario_range(s: Scenario, book: PriceBook, on: date|None = None, spread: dict = SPREAD) -> pd.DataFrame:
     "Monthly calls, tokens and cost of the low, base and high cases."
     cases = scenario_cases(s, spread)
@@ -449,17 +465,20 @@ def model_quality(priced: pd.DataFrame, min_calls: int = 30) -> pd.DataFrame:
     q = d.groupby(["use_case", "model"], observed=True)["quality_score"].agg(["mean", "size"]).reset_index()
     return q[q["size"] >= min_calls].rename(columns={"mean": "quality", "size": "scored_calls"}).reset_index(drop=True)
 
+# %% ../nbs/11_cost.ipynb #32981c85
 @dataclass
 class Policy:
     "A routing policy: a name and a function from the (chat) calls to the 'provider/model' each goes to (None keeps it)."
     name: str
     route: object  # f(calls: DataFrame, ctx: dict) -> Series of 'provider/model' or None
 
+# %% ../nbs/11_cost.ipynb #d7d6e83a
 def route_by_use_case(routes: dict) -> Policy:
     "Send each listed use case to one model."
     return Policy(f"by use case: {', '.join(f'{k} → {v}' for k, v in routes.items())}",
                   lambda d, ctx: d["use_case"].map(routes).astype(object).where(d["use_case"].isin(list(routes)), None))
 
+# %% ../nbs/11_cost.ipynb #846964e0
 def route_by_prompt_length(rules: list, default=None) -> Policy:
     "Send calls with at most `max_input_tokens` to a model: rules = [(max_input_tokens, 'provider/model'), …] ascending."
     def route(d, ctx):
@@ -468,6 +487,7 @@ def route_by_prompt_length(rules: list, default=None) -> Policy:
         return out
     return Policy("by prompt length: " + ", ".join(f"≤{n:,} → {m}" for n, m in sorted(rules)), route)
 
+# %% ../nbs/11_cost.ipynb #62f3427a
 def route_cheapest(min_quality: float, candidates: list|None = None) -> Policy:
     "Per use case, the model with the lowest replayed cost among those whose logged quality there is ≥ `min_quality`."
     def route(d, ctx):
@@ -482,6 +502,7 @@ def route_cheapest(min_quality: float, candidates: list|None = None) -> Policy:
         return out
     return Policy(f"cheapest with quality ≥ {min_quality:g}", route)
 
+# %% ../nbs/11_cost.ipynb #3dfbabce
 def _reprice(calls: pd.DataFrame, target, book: PriceBook) -> pd.DataFrame:
     "`calls` priced as if answered by `target` ('provider/model', or a Series of them)."
     tgt = pd.Series(target, index=calls.index) if isinstance(target, str) else target
@@ -498,6 +519,7 @@ class RoutingReplay:
     totals: dict
     currency: str
 
+# %% ../nbs/11_cost.ipynb #f90bfec4
 def replay_routing(priced: pd.DataFrame, policy: Policy, book: PriceBook, min_calls: int = 30) -> RoutingReplay:
     "Re-price the priced logs under `policy` and compare cost and expected quality with what happened."
     q = model_quality(priced, min_calls)
@@ -539,21 +561,25 @@ def selfhost_monthly_cost(p: SelfHosted, hours: float = HOURS_PER_MONTH) -> floa
     "USD per month of one always-on deployment."
     return p.gpu_hourly_usd * p.gpus * hours
 
+# %% ../nbs/11_cost.ipynb #4f734ac5
 def selfhost_capacity_mtok(p: SelfHosted, hours: float = HOURS_PER_MONTH) -> float:
     "Million tokens one deployment serves per month at its utilisation."
     return p.tokens_per_s * 3600 * hours * p.utilisation / 1e6
 
+# %% ../nbs/11_cost.ipynb #b1bc5e8e
 def breakeven_mtok(p: SelfHosted, api_usd_per_mtok: float, hours: float = HOURS_PER_MONTH) -> float:
     "Monthly volume (million tokens) above which one deployment is cheaper than the API; NaN when it never is."
     v = selfhost_monthly_cost(p, hours) / api_usd_per_mtok if api_usd_per_mtok > 0 else math.inf
     return v if v <= selfhost_capacity_mtok(p, hours) else math.nan
 
+# %% ../nbs/11_cost.ipynb #1453c109
 def blended_api_price(priced: pd.DataFrame) -> float:
     "USD per million tokens (input + output) actually paid for API calls (self-hosted calls excluded)."
     api = priced[priced["priced"].astype(bool) & priced["provider_name"].ne("self_hosted")]
     tokens = float(api["input_tokens"].sum() + api["output_tokens"].sum())
     return float(api["cost_usd"].sum()) / tokens * 1e6 if tokens else math.nan
 
+# %% ../nbs/11_cost.ipynb #a88bcff0
 def selfhost_vs_api(p: SelfHosted, api_usd_per_mtok: float, volumes_mtok=None, hours: float = HOURS_PER_MONTH) -> pd.DataFrame:
     "Monthly cost of the API and of self-hosting (whole deployments) for a range of volumes, in USD."
     cap = selfhost_capacity_mtok(p, hours)
@@ -580,6 +606,7 @@ class ROIInputs:
     amortisation_months: int = 36  # months the setup cost is spread over
     success_rate: float = 1.0  # share of tasks that succeed
 
+# %% ../nbs/11_cost.ipynb #b4522ee2
 @dataclass
 class ROIResult:
     "The ROI figures of one case."
@@ -592,6 +619,7 @@ class ROIResult:
     tasks_monthly: float
     cost_per_successful_task: float
 
+# %% ../nbs/11_cost.ipynb #3809c794
 def roi(x: ROIInputs) -> ROIResult:
     "ROI of one set of assumptions; only successful tasks save time."
     tasks = x.tasks_per_person_per_month * x.people * x.adoption
@@ -606,6 +634,7 @@ def roi(x: ROIInputs) -> ROIResult:
     return ROIResult(benefit, cost, benefit - cost, payback, net_3y, net_3y / cost_3y if cost_3y else math.inf, tasks,
                      cost / ok if ok else math.inf)
 
+# %% ../nbs/11_cost.ipynb #1c011db6
 def roi_cases(low: ROIInputs, base: ROIInputs, high: ROIInputs) -> pd.DataFrame:
     "ROI of the low, base and high cases, one row each."
     return pd.DataFrame([dict(case=k, **asdict(roi(v))) for k, v in (("low", low), ("base", base), ("high", high))])
@@ -630,6 +659,7 @@ class ROIAssumption:
     amortisation_months: int = 36
     where: str = ""
 
+# %% ../nbs/11_cost.ipynb #5835add2
 def parse_roi(text: str, fname: str = ROI_FILE) -> list[ROIAssumption]:
     "ROI assumptions per use case from YAML `text`, validated."
     data, lines = yaml_with_lines(text, fname)
@@ -657,6 +687,7 @@ def parse_roi(text: str, fname: str = ROI_FILE) -> list[ROIAssumption]:
                                  e.get("calls_per_task", 1.0), e.get("amortisation_months", amort), f"{fname}:{lines[path]}"))
     return out
 
+# %% ../nbs/11_cost.ipynb #75bd0041
 def load_roi(workspace) -> list[ROIAssumption]:
     "The workspace's ROI assumptions (none when `pricing/roi.yaml` is absent)."
     p = Path(workspace) / ROI_FILE
@@ -670,6 +701,7 @@ def successful(priced: pd.DataFrame, quality_min: float = 0.7) -> pd.Series:
     low_q = priced["quality_score"].notna() & (priced["quality_score"] < quality_min) if "quality_score" in priced else False
     return ~(err | bad_status | low_q)
 
+# %% ../nbs/11_cost.ipynb #33eacd1c
 def usage_by_use_case(priced: pd.DataFrame, quality_min: float = 0.7) -> pd.DataFrame:
     "Per use case: calls, successful calls, active users, spend (tax included) and cost per successful call."
     d = priced.assign(_ok=successful(priced, quality_min))
@@ -680,6 +712,7 @@ def usage_by_use_case(priced: pd.DataFrame, quality_min: float = 0.7) -> pd.Data
     out["cost_per_successful_call"] = out["spend"] / out["successful_calls"].where(out["successful_calls"] > 0)
     return out
 
+# %% ../nbs/11_cost.ipynb #c5a489fb
 def roi_by_use_case(priced_month: pd.DataFrame, assumptions: list[ROIAssumption], quality_min: float = 0.7) -> pd.DataFrame:
     "Low / base / high ROI per use case: assumptions from roi.yaml, spend, adoption, tasks and success from a month of logs."
     use = usage_by_use_case(priced_month, quality_min).set_index("use_case")
@@ -740,9 +773,11 @@ def check_period(period: str|None) -> str|None:
     if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(period)): return str(period)
     raise ValueError(f"period {period!r} is not a month; expected YYYY-MM, e.g. 2026-10")
 
+# %% ../nbs/11_cost.ipynb #ce83f14e
 def _latest_month(priced: pd.DataFrame) -> str:
     return priced["ts_start"].max().strftime("%Y-%m")
 
+# %% ../nbs/11_cost.ipynb #e01387a1
 @dataclass
 class CostReportData:
     "Everything the monthly cost report shows."
@@ -764,6 +799,7 @@ class CostReportData:
     monthly: pd.DataFrame  # spend (incl. tax) of every month up to this one
     focus_csv: Path|None = None  # the FOCUS export, when written
 
+# %% ../nbs/11_cost.ipynb #f84f170b
 def cost_report_data(workspace, period: str = "", locale: str = "", out_dir="") -> CostReportData:
     "Load, price and analyse a workspace's logs for the monthly cost report (FOCUS CSV written to `out_dir`)."
     from llmops_nb.config import load_settings
@@ -804,6 +840,7 @@ def cost_report_data(workspace, period: str = "", locale: str = "", out_dir="") 
                           cost_drivers(hist, period), pt.drop(columns=["key", "day_from", "day_to"]).reset_index(drop=True),
                           monthly_spend(hist), focus)
 
+# %% ../nbs/11_cost.ipynb #ef1752b1
 def monthly_spend(priced: pd.DataFrame) -> pd.DataFrame:
     "Spend (the budget column: tax included in yen) per calendar month."
     m = priced["ts_start"].dt.strftime("%Y-%m")
@@ -826,6 +863,7 @@ class ROIReportData:
     fx_rate: float
     unpriced: pd.DataFrame = field(default_factory=pd.DataFrame)  # the month's unpriced calls (not in any figure above)
 
+# %% ../nbs/11_cost.ipynb #347903aa
 def roi_report_data(workspace, period: str = "", locale: str = "") -> ROIReportData:
     "Load, price and analyse a workspace's logs for the ROI report."
     from llmops_nb.config import load_settings
@@ -867,6 +905,7 @@ def roi_report_data(workspace, period: str = "", locale: str = "") -> ROIReportD
                          usage_by_use_case(month, settings.quality_min), scen, api, hosted, curve, routing,
                          _fx(book, day) if book.currency == "JPY" else 1.0, unpriced_calls(month))
 
+# %% ../nbs/11_cost.ipynb #7b39aa28
 def _cheapest_chat_model(priced: pd.DataFrame, book: PriceBook, quality: pd.DataFrame) -> str|None:
     "The API chat model (with measured quality) whose price for a typical call is lowest."
     models = [m for m in sorted(set(quality.model)) if not m.startswith("self_hosted/")]
@@ -961,6 +1000,7 @@ def report_headers(locale: str = "ja") -> dict:
                name=t("cost.scope", locale), share_of_budget=t("cost.share_of_budget", locale))
     return out
 
+# %% ../nbs/11_cost.ipynb #21e9a45c
 def report_formats(currency: str = "JPY") -> dict:
     "Column → formatter for the cost tables (money in `currency`)."
     from llmops_nb.i18n import fmt_num
@@ -1048,12 +1088,14 @@ def _workspace_calls(workspace: Path) -> pd.DataFrame:
     df = df[df["ts_start"].notna() & df["request_id"].notna() & (df["input_tokens"] >= 0) & (df["output_tokens"] >= 0)]
     return conform(df, allow_extra=True)
 
+# %% ../nbs/11_cost.ipynb #54040558
 def _nice(x: float) -> float:
     "`x` rounded up to three significant figures."
     if x <= 0: return 0.0
     step = 10 ** (math.floor(math.log10(x)) - 2)
     return math.ceil(x / step) * step
 
+# %% ../nbs/11_cost.ipynb #1104be28
 def demo_budgets(priced: pd.DataFrame, planted: str = "legal", headroom: float = 1.4) -> dict[str, float]:
     "Department budgets: the busiest month × `headroom`, except `planted`, placed between its two busiest months."
     m = priced.assign(month=priced["ts_start"].dt.strftime("%Y-%m")).pivot_table(
@@ -1067,6 +1109,7 @@ def demo_budgets(priced: pd.DataFrame, planted: str = "legal", headroom: float =
         else: out[dept] = _nice(top[0] * headroom)
     return out
 
+# %% ../nbs/11_cost.ipynb #643e8949
 def write_demo_cost(workspace: Path, seed: int = 42) -> list[Path]:
     "Write the demo's price book, department budgets (one planted overrun) and ROI assumptions into `workspace`."
     from llmops_nb.pricing import PRICE_BOOK_FILE, load_price_book

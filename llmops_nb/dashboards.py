@@ -20,11 +20,13 @@ def dashboards_dir() -> Path:
     from llmops_nb.reports import templates_dir
     return templates_dir() / "dashboards"
 
+# %% ../nbs/91_dashboards.ipynb #e96deb8c
 def list_dashboards() -> dict[str, Path]:
     "Dashboard name (file stem's first word, as for reports: cost_estimator → cost) → notebook path."
     from llmops_nb.reports import report_name
     return {report_name(p): p for p in sorted(dashboards_dir().glob("*.ipynb"))}
 
+# %% ../nbs/91_dashboards.ipynb #b55855cf
 def find_dashboard(name: str) -> Path:
     "The notebook of dashboard `name` (a name from `list_dashboards` or a path); a clear error when unknown."
     if Path(name).suffix == ".ipynb" and Path(name).exists(): return Path(name)
@@ -40,6 +42,7 @@ def template_path() -> Path:
     import llmops_nb
     return Path(llmops_nb.__file__).resolve().parent / "data"
 
+# %% ../nbs/91_dashboards.ipynb #7314ff82
 def voila_command(name: str,  # dashboard name or notebook path
                   workspace=None,  # workspace folder (settings.ini, store, …); None: the app's default
                   locale: str|None = None,  # ja or en; None: the workspace's settings
@@ -61,6 +64,7 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
+# %% ../nbs/91_dashboards.ipynb #4713cede
 def _wait_for_port(port: int, proc, timeout: float) -> bool:
     "True once 127.0.0.1:`port` accepts connections; False if `proc` exits or `timeout` passes."
     end = time.monotonic() + timeout
@@ -70,6 +74,7 @@ def _wait_for_port(port: int, proc, timeout: float) -> bool:
         except OSError: time.sleep(0.2)
     return False
 
+# %% ../nbs/91_dashboards.ipynb #16e1a5d8
 @contextmanager
 def serve(name: str, workspace=None, locale: str|None = None, port: int|None = None,
           log=None,  # file to write Voilà's output to; default: a temporary file

@@ -161,6 +161,7 @@ class PromptVersion(str):
     def version(self) -> str: return str(self)
     def __repr__(self): return f"PromptVersion({str(self)!r}, live_from={self.live_from}, live_to={self.live_to})"
 
+# %% ../nbs/04_demo.ipynb #82645fb7
 PROMPTS = {
     "contract_review": [PromptVersion("2.0", None, date(2026, 9, 15)),
                         PromptVersion("2.1", date(2026, 9, 15), None, quality_delta=.02)],
@@ -213,6 +214,7 @@ def demo_days(start="2026-08-01", months: int = 3) -> pd.DatetimeIndex:
     s = pd.Timestamp(start).normalize()
     return pd.date_range(s, s + pd.DateOffset(months=months), freq="D", inclusive="left", tz="UTC")
 
+# %% ../nbs/04_demo.ipynb #5b85ecf0
 def day_factor(day, hours: str) -> float:
     "Traffic on `day` relative to an ordinary weekday, for office or customer hours."
     d = pd.Timestamp(day).date()
@@ -255,6 +257,7 @@ def _contract_pairs(lang):
                                 f"[Risk: {risk}] Article {n} ({title}): {issue}.\nProposed redline: {fix}."))
     return out
 
+# %% ../nbs/04_demo.ipynb #ab88f643
 _EMAIL = {
     "ja": dict(companies=["東和精機株式会社", "北斗物流株式会社", "さくら食品工業株式会社", "青葉テクノロジーズ株式会社", "大和化成株式会社"],
                people=["山田", "佐藤", "鈴木", "高橋", "伊藤"], tones=["丁寧", "簡潔", "フォーマル"],
@@ -287,6 +290,7 @@ def _email_pairs(lang):
                                     f"Subject: {subject}\n\nDear {person},\n\n{body}\n\nBest regards,\nSales Team\nMirai Trading Co., Ltd."))
     return out
 
+# %% ../nbs/04_demo.ipynb #81b4bb9b
 _SUPPORT = {
     "ja": [("注文した商品がまだ届きません。注文番号は{o}です。", "ご不便をおかけして申し訳ございません。注文番号{o}は現在配送中で、明日中にお届けの予定です。"),
            ("注文番号{o}をキャンセルしたいです。", "注文番号{o}のキャンセルを承りました。返金は5営業日以内に処理されます。"),
@@ -307,6 +311,7 @@ def _support_pairs(lang):
     "(input, output) pairs for the support chatbot."
     return [(q.format(o=o), a.format(o=o)) for q, a in _SUPPORT[lang] for o in _ORDERS]
 
+# %% ../nbs/04_demo.ipynb #994ea6ef
 _KNOWLEDGE = {
     "ja": [("経費精算の締め日はいつですか?", "経費精算は毎月末日締めで、翌月5営業日までに申請が必要です", "経費精算規程 第4条"),
            ("在宅勤務は週に何日まで可能ですか?", "在宅勤務は原則として週3日まで、上長の承認を得て利用できます", "テレワーク規程 第6条"),
@@ -332,6 +337,7 @@ def _knowledge_pairs(lang):
         return [(f"質問: {q}\n\n[参照文書] {src} ほか{k}件", f"{a}。\n出典: {src}") for q, a, src in _KNOWLEDGE[lang] for k in (1, 2, 3)]
     return [(f"Question: {q}\n\n[Retrieved] {src} and {k} more", f"{a}.\nSource: {src}") for q, a, src in _KNOWLEDGE[lang] for k in (1, 2, 3)]
 
+# %% ../nbs/04_demo.ipynb #3a4e0bf1
 _CODE = [("parses an ISO 8601 timestamp and returns it in Japan time", "ISO 8601形式の日時を日本時間に変換する",
           "from datetime import datetime\nfrom zoneinfo import ZoneInfo\n\ndef to_jst(ts: str) -> datetime:\n    return datetime.fromisoformat(ts).astimezone(ZoneInfo(\"Asia/Tokyo\"))"),
          ("retries an HTTP call with exponential backoff", "HTTP呼び出しを指数バックオフで再試行する",
@@ -358,6 +364,7 @@ def _code_pairs(lang):
                 out.append((q, f"```python\n{code}\n```\nTyped, and uses only the standard library where it can."))
     return out
 
+# %% ../nbs/04_demo.ipynb #2cc26c82
 _PAIR_BUILDERS = {"contract_review": _contract_pairs, "email_generation": _email_pairs,
                   "support_chatbot": _support_pairs, "knowledge_search": _knowledge_pairs,
                   "code_assistant": _code_pairs}
@@ -378,10 +385,12 @@ def hex_ids(b: np.ndarray) -> np.ndarray:
     b = np.ascontiguousarray(b, dtype=np.uint8)
     return _HEX[b].view(f"S{2 * b.shape[1]}").ravel().astype(str)
 
+# %% ../nbs/04_demo.ipynb #6b6997fe
 def random_hex(rng: np.random.Generator, n: int, nbytes: int) -> np.ndarray:
     "`n` random hex strings of `nbytes` bytes each."
     return hex_ids(rng.integers(0, 256, size=(n, nbytes), dtype=np.uint8))
 
+# %% ../nbs/04_demo.ipynb #d184bde3
 def splitmix64(x: np.ndarray) -> np.ndarray:
     "SplitMix64 hash of uint64 values (vectorised), for stable ids derived from integers."
     with np.errstate(over="ignore"):
@@ -390,14 +399,17 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return z ^ (z >> np.uint64(31))
 
+# %% ../nbs/04_demo.ipynb #3cfc76fe
 def hash_hex(x: np.ndarray) -> np.ndarray:
     "16-digit hex of the SplitMix64 hash of each value."
     return hex_ids(splitmix64(x).astype(">u8").view(np.uint8).reshape(-1, 8))
 
+# %% ../nbs/04_demo.ipynb #4f61958d
 def iso_z(ts_us: np.ndarray) -> np.ndarray:
     "ISO 8601 UTC strings with milliseconds and 'Z' from microseconds since the epoch."
     return np.char.add(np.datetime_as_string(np.asarray(ts_us, "int64").astype("datetime64[us]").astype("datetime64[ms]"), unit="ms"), "Z")
 
+# %% ../nbs/04_demo.ipynb #2c261a90
 def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
     "Integers proportional to `weights` that sum exactly to `total` (Hamilton's method)."
     w = np.asarray(weights, float).ravel()
@@ -424,11 +436,13 @@ class Plant:
     value: str|None = None  # the planted value exactly as it appears in the text (PII) or the trigger phrase (injection)
     request_id: str = ""
 
+# %% ../nbs/04_demo.ipynb #3f6d6da8
 def _plant_id(p: Plant, i: int) -> str:
     "Fixed request id of a plant, shaped like the provider's ids."
     h = hashlib.sha256(f"llmops-nb demo plant {p.category} {p.kind} {i}".encode()).hexdigest()[:24]
     return _ID_PREFIX[MODELS.provider[_M[p.model]]] + h
 
+# %% ../nbs/04_demo.ipynb #14d91097
 _ID_PREFIX = {"openai": "chatcmpl-", "anthropic": "msg_01", "gcp.gemini": "gem-", "self_hosted": "cmpl-",
               "deepseek": "ds-", "azure.ai.openai": "chatcmpl-"}
 
@@ -488,6 +502,7 @@ def _build_plants() -> dict[str, list[Plant]]:
         out.setdefault(p.category, []).append(Plant(**{**asdict(p), "request_id": rid}))
     return out
 
+# %% ../nbs/04_demo.ipynb #0f2fba90
 PLANTED = _build_plants()
 N_PLANTED_ROWS = sum(len(v) for k, v in PLANTED.items() if k != "malformed")  # valid planted rows, inside `rows`
 
@@ -526,6 +541,7 @@ def _window(day, ev: dict) -> tuple[int, int]|None:
     d = pd.Timestamp(ev["date"], tz="UTC")
     return (d + pd.Timedelta(ev["start"] + ":00")).value // 1000, (d + pd.Timedelta(ev["end"] + ":00")).value // 1000
 
+# %% ../nbs/04_demo.ipynb #c2f19ff1
 def day_plan(days: pd.DatetimeIndex, rows: int, seed: int = 42) -> pd.DataFrame:
     "Regular calls per UTC day (index) and use case (columns), adding up exactly to `rows`."
     rng = np.random.default_rng([seed, 7])
@@ -548,10 +564,12 @@ def _choice_by_group(rng, groups: np.ndarray, options: dict) -> np.ndarray:
         if k := int(m.sum()): out[m] = rng.choice(np.asarray(vals), size=k, p=np.asarray(p, float) / np.sum(p))
     return out
 
+# %% ../nbs/04_demo.ipynb #6643c52e
 def _full(x, n: int, dtype) -> np.ndarray:
     "`x` (a scalar or a length-1 or length-n sequence) as an array of length `n`."
     return np.asarray(x, dtype) * np.ones(n, dtype)
 
+# %% ../nbs/04_demo.ipynb #b0a575ec
 def _who(rng, uc, team=None, lang_en=None):
     "Team, department and language (True = English) of each call."
     n = len(uc)
@@ -562,6 +580,7 @@ def _who(rng, uc, team=None, lang_en=None):
     lang_en = (rng.random(n) < TEAMS.en_share.to_numpy()[team]) if lang_en is None else _full(lang_en, n, bool)
     return team, _TEAM_DEPT[team], lang_en
 
+# %% ../nbs/04_demo.ipynb #c20dd879
 def _when(rng, day, uc, anomaly: bool, batch=None):
     "Batch flag and start time (µs) of each call: office or customer hours, nightly batch contract reviews."
     n, CR = len(uc), _UC["contract_review"]
@@ -574,6 +593,7 @@ def _when(rng, day, uc, anomaly: bool, batch=None):
                                            for k, name in enumerate(("office", "customer", "nightly"))})
     return is_batch, pd.Timestamp(day).value // 1000 + hour * 3600 * _US + rng.integers(0, 3600 * _US, n)
 
+# %% ../nbs/04_demo.ipynb #fef333ad
 def _which_model(rng, uc, lang_en, anomaly: bool, model=None):
     "Embedding flag and model index of each call; English knowledge questions skip the Japanese self-hosted model."
     n, KS = len(uc), _UC["knowledge_search"]
@@ -587,6 +607,7 @@ def _which_model(rng, uc, lang_en, anomaly: bool, model=None):
     model = np.where(emb, _M["text-embedding-3-small"], drawn)
     return emb, np.where((uc == KS) & lang_en & (model == _M["elyza-llama-3-jp-8b"]), _M["gpt-4o-mini"], model)
 
+# %% ../nbs/04_demo.ipynb #06b5afc9
 def _tokens(rng, uc, model, emb, anomaly: bool) -> dict:
     "Input, visible output and reasoning tokens: log-normal per use case, long contracts on the long-context model."
     n = len(uc)
@@ -603,6 +624,7 @@ def _tokens(rng, uc, model, emb, anomaly: bool) -> dict:
     reasoning = np.where(model == _M["o3-mini"], np.rint(out * rng.lognormal(np.log(1.5), .5, n)), 0).astype(np.int64)
     return dict(inp=inp, out=out, length=length, reasoning=reasoning)
 
+# %% ../nbs/04_demo.ipynb #821cf424
 def _cache(rng, inp, model, emb):
     "Cache reads and writes (subsets of the input), and a uniform draw `frac` reused by later steps."
     n, prov = len(inp), _MODEL_PROV[model]
@@ -618,6 +640,7 @@ def _cache(rng, inp, model, emb):
     ds = (prov == _PROVIDERS.index("deepseek")) & (r < .5)
     return np.where(ds, np.floor(inp * .4 * frac), read).astype(np.int64), write, frac
 
+# %% ../nbs/04_demo.ipynb #0b6217a5
 def _errors(rng, day, uc, model, emb, ts, ok: bool) -> np.ndarray:
     "Error type index of each call (-1 = success): a base rate per use case, a provider mix, the burst window."
     n, prov = len(uc), _MODEL_PROV[model]
@@ -632,6 +655,7 @@ def _errors(rng, day, uc, model, emb, ts, ok: bool) -> np.ndarray:
     etype[emb & (etype == ERROR_TYPES.index("content_filter"))] = ERROR_TYPES.index("rate_limit")
     return np.where((u_err < p_err) & ~ok, etype, -1)
 
+# %% ../nbs/04_demo.ipynb #d8c8f58d
 def _bill_errors(tok: dict, cache_r, cache_w, etype, frac) -> None:
     "Usage of failed calls, in place: rejected calls use nothing, timeouts bill the prompt and part of the answer."
     err = etype >= 0
@@ -642,6 +666,7 @@ def _bill_errors(tok: dict, cache_r, cache_w, etype, frac) -> None:
     tok["out"] = np.where(no_usage | cfilter, 0, np.where(timeout, np.rint(tok["out"] * frac * .5), tok["out"])).astype(np.int64)
     tok["reasoning"][err] = 0
 
+# %% ../nbs/04_demo.ipynb #50ef8626
 def _latency(rng, day, uc, model, tok: dict, etype, is_batch, emb, ts, frac):
     "Duration and time to first token (NaN unless streamed): prompt and reasoning delay the first token."
     n, prov = len(uc), _MODEL_PROV[model]
@@ -659,6 +684,7 @@ def _latency(rng, day, uc, model, tok: dict, etype, is_batch, emb, ts, frac):
     streaming = USE_CASES.streaming.to_numpy()[uc] & ~is_batch & ~emb & ~err
     return np.where(err, e_dur, dur), np.where(streaming, ttft, np.nan)
 
+# %% ../nbs/04_demo.ipynb #3cce6581
 def _prompt_versions(rng, day, uc, emb):
     "Prompt version of each chat call (None for embeddings) and its effect on quality."
     n = len(uc)
@@ -672,6 +698,7 @@ def _prompt_versions(rng, day, uc, emb):
             delta[m] = np.array([v.quality_delta for v in vs])[pick]
     return pv, delta
 
+# %% ../nbs/04_demo.ipynb #295e3ac6
 def _quality_feedback(rng, uc, model, lang_en, delta, emb, err):
     "Evaluator score (sampled for 40 % of answers) and sparse user feedback (−9 = none), both following quality."
     n = len(uc)
@@ -685,6 +712,7 @@ def _quality_feedback(rng, uc, model, lang_en, delta, emb, err):
     feedback = np.where(u < p_pos, 1, np.where(u < p_pos + p_neg, -1, 0))
     return np.round(quality, 3), np.where(has_fb, feedback, -9)
 
+# %% ../nbs/04_demo.ipynb #893fdf5b
 def _ids(rng, seed, day_index, uc, team, lang_en, model, is_batch, emb):
     "Pseudonymous user, conversation, request and trace ids; heavy users are drawn more often, customers use the chatbot."
     n, prov = len(uc), _MODEL_PROV[model]
@@ -701,6 +729,7 @@ def _ids(rng, seed, day_index, uc, team, lang_en, model, is_batch, emb):
     request_id = np.char.add(prefix.astype(str), random_hex(rng, n, 12)).astype(object)
     return hash_hex(user ^ salt).astype(object), conv, request_id, random_hex(rng, n, 16).astype(object)
 
+# %% ../nbs/04_demo.ipynb #41580990
 def _texts(rng, uc, lang_en, emb, err):
     "Captured prompt and answer: a pair from the use case's bank in the caller's language; embeddings embed a query."
     n, KS = len(uc), _UC["knowledge_search"]
@@ -718,6 +747,7 @@ def _texts(rng, uc, lang_en, emb, err):
     out[err | emb] = None
     return inp, out
 
+# %% ../nbs/04_demo.ipynb #c94a1357
 def generate_day(rng: np.random.Generator,  # the day's generator: default_rng([seed, day_index])
                  day_index: int,  # day offset from the start of the period
                  day,  # the UTC day
@@ -780,6 +810,7 @@ def _frame(cols: dict) -> pd.DataFrame:
     d["feedback"] = pd.arrays.IntegerArray(np.where(fb == -9, 0, fb), fb == -9)
     return pd.DataFrame(d)
 
+# %% ../nbs/04_demo.ipynb #e5e61f07
 def to_jsonl(cols: dict) -> bytes:
     "UTF-8 JSON lines for generated columns."
     if not len(cols["ts"]): return b""
@@ -788,14 +819,17 @@ def to_jsonl(cols: dict) -> bytes:
     arr = _frame(cols).to_json(orient="records", force_ascii=False, double_precision=6).encode()
     return arr[1:-1].replace(b'},{"ts_start":', b'}\n{"ts_start":') + b"\n"
 
+# %% ../nbs/04_demo.ipynb #968e3f1d
 def _take(cols: dict, idx) -> dict:
     "Rows `idx` of every column."
     return {k: np.asarray(v)[idx] for k, v in cols.items()}
 
+# %% ../nbs/04_demo.ipynb #d91c0c4a
 def _concat(parts: list[dict]) -> dict:
     "Row-wise concatenation of column dicts."
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
+# %% ../nbs/04_demo.ipynb #0802e3d4
 def _plant_row(p: Plant, n: int, day_index: int, day, seed: int) -> dict:
     "One generated row for plant `p` (number `n`), with its fixed id, time and text."
     rng = np.random.default_rng([seed, day_index, 10_000 + n])
@@ -808,6 +842,7 @@ def _plant_row(p: Plant, n: int, day_index: int, day, seed: int) -> dict:
     if p.field: c[p.field] = np.array([p.text], dtype=object)
     return c
 
+# %% ../nbs/04_demo.ipynb #80ed479d
 def _malformed_line(p: Plant, c: dict) -> bytes:
     "The raw line of malformed plant `p` built from its generated row `c`."
     c = dict(c)
@@ -821,6 +856,7 @@ def _malformed_line(p: Plant, c: dict) -> bytes:
     if p.kind == "non_utf8": return line.replace(b"@@SJIS@@", "契約書の第5条を確認してください".encode("cp932"))
     return line
 
+# %% ../nbs/04_demo.ipynb #d77af0e5
 WRITE_ROWS = 50_000  # rows serialised at once: bounds memory on the busiest days of a 10M-row workspace
 
 def _splice(blob: bytes, lines_at: list[tuple[int, bytes]]) -> bytes:
@@ -832,6 +868,7 @@ def _splice(blob: bytes, lines_at: list[tuple[int, bytes]]) -> bytes:
         pos = int(ends[k]); out += [blob[last:pos], line]; last = pos
     return b"".join(out + [blob[last:]])
 
+# %% ../nbs/04_demo.ipynb #4931c44f
 def write_day(fh, cols: dict, extra: list[tuple[int, bytes]] = ()) -> None:
     "Write a day's rows (sorted by time) to `fh` as JSON lines, in slices, splicing raw lines `extra` (ts, line) in by time."
     ts, n = cols["ts"], len(cols["ts"])
@@ -855,6 +892,7 @@ def list_cost_usd(cols: dict,  # generated columns (tokens, is_batch, _model)
     long = (_MA["long_context_from"][m] > 0) & (inp > _MA["long_context_from"][m])
     return usd * np.where(long, 2.0, 1.0) * np.where(cols["is_batch"], 1 - batch_discount, 1.0)
 
+# %% ../nbs/04_demo.ipynb #ae64897e
 def demo_settings(month_cost_usd: dict[str, float], start="2026-08-01", months: int = 3) -> Settings:
     "Settings of the demo company, with a monthly budget that the busiest month fills to about 92 % (tax included)."
     peak = max(month_cost_usd.values(), default=0.0) * FX_RATE * (1 + TAX_RATE)
@@ -880,6 +918,7 @@ def _demo_part(part) -> Callable:
     mod, fn = part.split(":")
     return getattr(importlib.import_module(mod), fn)
 
+# %% ../nbs/04_demo.ipynb #6c24f3b1
 def _plants_by_day(ndays: int) -> dict[int, list[tuple[int, Plant]]]:
     "Plants grouped by day offset (wrapped into the period), numbered in PLANTED order."
     out = {}
@@ -887,6 +926,7 @@ def _plants_by_day(ndays: int) -> dict[int, list[tuple[int, Plant]]]:
         out.setdefault(p.day % ndays, []).append((n, p))
     return out
 
+# %% ../nbs/04_demo.ipynb #b70995de
 def day_rows(i: int, day, counts: np.ndarray, plants: list, seed: int) -> tuple[dict, list]:
     "Day `i`'s rows sorted by time (regular `counts` per use case plus planted rows) and its malformed lines."
     uc = np.repeat(np.arange(len(USE_CASE_LIST)), counts)
@@ -898,6 +938,7 @@ def day_rows(i: int, day, counts: np.ndarray, plants: list, seed: int) -> tuple[
     cols = _concat(parts)
     return _take(cols, np.argsort(cols["ts"], kind="stable")), extra
 
+# %% ../nbs/04_demo.ipynb #6969b5df
 def _prepare(root: Path) -> Path:
     "Create `root/raw`, clearing the raw files and store of an earlier demo; refuse another organisation's workspace."
     ini = root / "settings.ini"
@@ -911,6 +952,7 @@ def _prepare(root: Path) -> Path:
     for f in raw.glob("requests_*.jsonl"): f.unlink()
     return raw
 
+# %% ../nbs/04_demo.ipynb #6a8e4d05
 def make_demo_workspace(out_dir,  # folder to create or refresh (settings.ini, raw/ and the parts' folders)
                         rows: int = 100_000,  # valid calls in total (malformed lines come on top)
                         seed: int = 42,  # same seed → byte-identical files

@@ -24,6 +24,7 @@ def duckdb_backend(path: str = ":memory:"):
     con.raw_sql("SET TimeZone = 'UTC'")
     return con
 
+# %% ../nbs/95_engine.ipynb #2236c426
 def local_spark(master: str = "local[1]",  # Spark master; local[1] for tests
                 memory: str = "1g",  # driver memory
                 app: str = "llmops-nb"):
@@ -33,10 +34,12 @@ def local_spark(master: str = "local[1]",  # Spark master; local[1] for tests
             .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
             .config("spark.sql.session.timeZone", "UTC").getOrCreate())
 
+# %% ../nbs/95_engine.ipynb #f3b2c88d
 def spark_backend(session=None):
     "An Ibis PySpark backend on `session` (a running SparkSession; None starts `local_spark()`)."
     return ibis.pyspark.connect(session or local_spark())
 
+# %% ../nbs/95_engine.ipynb #c2c35d81
 def from_pandas(con, df: pd.DataFrame, name: str) -> ir.Table:
     "`df` as a (temporary) table `name` on backend `con` — for small data: tests, lookups, demonstrations."
     if con.name == "duckdb":
@@ -47,6 +50,7 @@ def from_pandas(con, df: pd.DataFrame, name: str) -> ir.Table:
         sdf.createOrReplaceTempView(name)
     return con.table(name)
 
+# %% ../nbs/95_engine.ipynb #7cb0beb4
 def _store_path(source) -> Path|None:
     "The Parquet folder behind `source` (a workspace folder, a store, or Parquet files), or None for a table name."
     p = Path(source)
@@ -56,6 +60,7 @@ def _store_path(source) -> Path|None:
         return store_dir(p) / "requests"
     return p
 
+# %% ../nbs/95_engine.ipynb #4d73852e
 def requests(con,  # an Ibis backend (duckdb_backend(), spark_backend(), or any Ibis backend)
              source,  # workspace folder, Parquet folder/file, or the name of a table `con` already has
             ) -> ir.Table:
@@ -72,6 +77,7 @@ def _blank(x) -> ir.BooleanValue:
     "True where a text column is missing or only spaces."
     return x.isnull() | (x.cast("string").strip() == "")
 
+# %% ../nbs/95_engine.ipynb #69e7f5b5
 def derive(t: ir.Table) -> ir.Table:
     "`t` with day (days since 1970-01-01 UTC), tod (seconds after midnight), month 'YYYY-MM', model, tier, is_error, is_unavailable."
     secs = t.ts_start.epoch_seconds().floor().cast("int64")  # whole seconds: DuckDB's epoch() is fractional, and a cast rounds
@@ -95,6 +101,7 @@ def pricing_keys(t: ir.Table) -> pd.DataFrame:
     k = derive(t).select(provider_name=ibis._.provider_name.cast("string"), model=ibis._.model, tier=ibis._.tier).distinct().to_pandas()
     return k.astype(object).where(k.notna(), None).sort_values(["provider_name", "model", "tier"], na_position="first").reset_index(drop=True)
 
+# %% ../nbs/95_engine.ipynb #f6b1a404
 def price_rows(book, keys: pd.DataFrame) -> pd.DataFrame:
     "The flat price table for `keys` with join ranges: day_from/day_to, tod_from/tod_to, band_lo < input_tokens ≤ band_hi."
     from llmops_nb.pricing import price_table, RATE_PARTS
@@ -109,6 +116,7 @@ def price_rows(book, keys: pd.DataFrame) -> pd.DataFrame:
                 "price_source", *rates]].astype({"day_from": "int64", "day_to": "int64", "tod_from": "int64", "tod_to": "int64",
                                                   "priced": bool, "model": str, "tier": str, "price_source": str})
 
+# %% ../nbs/95_engine.ipynb #89af8d72
 def fx_rate(day: ir.IntegerValue, book) -> ir.FloatingValue:
     "Yen per USD on day number `day`: the book's dated rate valid that day (a CASE over its few dates), else its default rate."
     from llmops_nb.pricing import _DAY0
@@ -116,6 +124,7 @@ def fx_rate(day: ir.IntegerValue, book) -> ir.FloatingValue:
     if not rates: return ibis.literal(float(book.fx_rate))
     return ibis.cases(*[(day >= (d - _DAY0).days, float(v)) for d, v in reversed(rates)], else_=float(book.fx_rate))
 
+# %% ../nbs/95_engine.ipynb #29f6a381
 def price(t: ir.Table,  # RequestLog table (Ibis)
           book=None,  # pricing.PriceBook; None: the public catalogue alone
           keys: pd.DataFrame|None = None,  # pricing_keys(t), if already known
@@ -158,6 +167,7 @@ def _keys(t: ir.Table, by) -> dict:
     by = [by] if isinstance(by, str) else list(by)
     return {b: (t.month if b == "month" else t[b].cast("string").nullif("").fill_null("(unknown)")) for b in by}
 
+# %% ../nbs/95_engine.ipynb #e480d6fb
 def spend(t: ir.Table,  # priced table (`price(t)`)
           by=("month",),  # 'month' and/or RequestLog columns
          ) -> ir.Table:
@@ -167,6 +177,7 @@ def spend(t: ir.Table,  # priced table (`price(t)`)
     return t.group_by(**g).agg(calls=t.count(), priced_calls=t.priced.cast("int64").sum(), input_tokens=t.input_tokens.sum(),
                                output_tokens=t.output_tokens.sum(), cost_usd=t.cost_usd.sum()).order_by(list(g))
 
+# %% ../nbs/95_engine.ipynb #0af37f80
 def kpis(t: ir.Table,  # RequestLog table (priced or not)
          by=(),  # grouping: 'month', dimensions, or () for one row
          spend_column: str|None = None,  # cost column summed as `spend` (default cost_usd when present)

@@ -86,9 +86,11 @@ DATASET_COLUMNS = ("id", "input", "expected", "context", "tags", "metadata")
 class EvalDataError(ValueError):
     "An eval dataset, run or threshold file breaks a rule; the message names file, line and rule."
 
+# %% ../nbs/22_evals.ipynb #73d79a48
 def _err(path, line, rule, msg) -> EvalDataError:
     return EvalDataError(f"{path}:{line}: {rule}: {msg}")
 
+# %% ../nbs/22_evals.ipynb #b6c7662d
 def _parse_tags(v, path, line) -> list:
     "Tags from a list, a JSON list text, or text separated by ';' or '|'."
     if v is None or (isinstance(v, float) and math.isnan(v)): return []
@@ -103,6 +105,7 @@ def _parse_tags(v, path, line) -> list:
     if not all(isinstance(x, (str, int)) for x in items): raise _err(path, line, "tags.type", "every tag must be text")
     return [str(x).strip() for x in items if str(x).strip()]
 
+# %% ../nbs/22_evals.ipynb #f4185c82
 def _parse_meta(v, path, line) -> str:
     "Metadata as canonical JSON object text ('{}' when absent)."
     if v is None or (isinstance(v, float) and math.isnan(v)) or v == "": return "{}"
@@ -134,6 +137,7 @@ def _records(path: Path):
             line = rd.line_num + 1
     else: raise _err(path, 0, "file.format", f"unsupported dataset format {path.suffix!r}; use .csv or .jsonl")
 
+# %% ../nbs/22_evals.ipynb #16e8c31e
 def read_dataset(path) -> pd.DataFrame:
     "Read and validate an eval dataset (CSV or JSONL); `df.attrs` holds its name, path and sha256."
     path = Path(path)
@@ -156,6 +160,7 @@ def read_dataset(path) -> pd.DataFrame:
     df.attrs.update(name=path.stem, path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest())
     return df
 
+# %% ../nbs/22_evals.ipynb #3a2bbdac
 def write_dataset(df: pd.DataFrame, path) -> Path:
     "Write cases `df` as JSON Lines (UTF-8, one case per line) to `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,6 +181,7 @@ def _norm1(s) -> str:
     if not isinstance(s, str): return ""
     return _WS.sub(" ", unicodedata.normalize("NFKC", s).lower().replace("\u2019", "'")).strip()
 
+# %% ../nbs/22_evals.ipynb #c1e73621
 class Texts:
     "A column of texts with its normalised form, tokens and white-space-free form computed once, on first use."
     def __init__(self, x):
@@ -197,18 +203,22 @@ class Texts:
         "True where a text is missing or blank."
         return self._get("miss", lambda: np.array([not (s and s.strip()) for s in self.raw], bool))
 
+# %% ../nbs/22_evals.ipynb #08537468
 def _T(x) -> Texts:
     "`x` as Texts (itself when it already is)."
     return x if isinstance(x, Texts) else Texts(x)
 
+# %% ../nbs/22_evals.ipynb #927b3556
 def normalize_text(texts) -> pd.Series:
     "NFKC, lower case, apostrophes unified, white space collapsed and trimmed; missing texts become ''."
     return pd.Series(_T(texts).norm, dtype=object)
 
+# %% ../nbs/22_evals.ipynb #0282d67c
 def tokenize(text: str) -> list[str]:
     "Tokens of one text: Latin words and digit runs whole, every other letter (kanji, kana) on its own."
     return TOKEN_RE.findall(_norm1(text))
 
+# %% ../nbs/22_evals.ipynb #190c2dde
 def tokenize_all(texts) -> list[list[str]]:
     "`tokenize` over many texts."
     return _T(texts).tokens
@@ -224,6 +234,7 @@ def _flat_codes(seqs_a, seqs_b):
         flat = pd.factorize(pd.Series([t for s in seqs_a for t in s] + [t for s in seqs_b for t in s], dtype=object))[0].astype(np.int64)
     return flat, la, lb
 
+# %% ../nbs/22_evals.ipynb #4fa76efb
 def _ngram_block(flat, la, lb, orders, presence):
     "Per order: (n-grams in a, n-grams in b, matches) per row for one block of rows."
     R, lens = len(la), np.concatenate([la, lb])
@@ -249,6 +260,7 @@ def _ngram_block(flat, la, lb, orders, presence):
         out[n] = (np.maximum(la - n + 1, 0), np.maximum(lb - n + 1, 0), np.bincount(grow, weights=m, minlength=R))
     return out
 
+# %% ../nbs/22_evals.ipynb #38055e44
 def ngram_overlap(a, b, orders=(1,), presence: bool = False, block: int = 1000) -> dict:
     "For texts or token lists `a`, `b` (paired by position): order → (count in a, count in b, matches) arrays."
     a, b, parts = list(a), list(b), []
@@ -261,16 +273,19 @@ def _f(mask_ok, applicable) -> np.ndarray:
     "1.0/0.0 from booleans, NaN where not applicable."
     return np.where(applicable, np.asarray(mask_ok, float), np.nan)
 
+# %% ../nbs/22_evals.ipynb #2cb27dcc
 def exact_match(pred, ref) -> np.ndarray:
     "1 when the normalised output equals the normalised expected answer."
     p, r = _T(pred), _T(ref)
     return _f([a == b for a, b in zip(p.norm, r.norm)], ~r.missing)
 
+# %% ../nbs/22_evals.ipynb #ead2a8ca
 def contains_match(pred, ref) -> np.ndarray:
     "1 when the normalised expected answer occurs inside the normalised output."
     p, r = _T(pred), _T(ref)
     return _f([b in a for a, b in zip(p.norm, r.norm)], ~r.missing)
 
+# %% ../nbs/22_evals.ipynb #531fe30e
 def regex_match(pred, pattern) -> np.ndarray:
     "1 when `pattern` (one for all, or one per case) is found in the output (NFKC-normalised, case kept)."
     p = _T(pred).raw
@@ -295,6 +310,7 @@ def _load_json(s):
     except (json.JSONDecodeError, ValueError): return _NOT_JSON
     return v if isinstance(v, (dict, list)) else _NOT_JSON
 
+# %% ../nbs/22_evals.ipynb #ec957cb2
 _NOT_JSON = object()
 
 def json_valid(pred, applicable=None) -> np.ndarray:
@@ -302,6 +318,7 @@ def json_valid(pred, applicable=None) -> np.ndarray:
     ok = np.fromiter((_load_json(s) is not _NOT_JSON for s in _T(pred).raw), bool, len(pred))
     return _f(ok, np.ones(len(ok), bool) if applicable is None else np.asarray(applicable, bool))
 
+# %% ../nbs/22_evals.ipynb #1c3b8a48
 def json_schema_valid(pred, schema) -> np.ndarray:
     "1 when the output is JSON valid against `schema` (a dict, or one dict/None per case); NaN without a schema."
     import jsonschema
@@ -328,12 +345,14 @@ def _prf(match, n_pred, n_ref, beta=1.0) -> np.ndarray:
     b2 = beta * beta
     return np.divide((1 + b2) * p * r, b2 * p + r, out=np.zeros(len(match)), where=(p + r) > 0)
 
+# %% ../nbs/22_evals.ipynb #33f068e0
 def token_f1(pred, ref) -> np.ndarray:
     "Token F1 between output and expected answer (Latin words, CJK characters)."
     tp, tr = tokenize_all(pred), tokenize_all(ref)
     a, b, m = ngram_overlap(tp, tr, (1,))[1]
     return np.where(b > 0, _prf(m, a, b), np.nan)
 
+# %% ../nbs/22_evals.ipynb #7944c48e
 def rouge_l(pred, ref) -> np.ndarray:
     "ROUGE-L F-measure over tokens (Latin words, CJK characters)."
     from rapidfuzz import process
@@ -343,6 +362,7 @@ def rouge_l(pred, ref) -> np.ndarray:
     lp, lr = np.array([len(x) for x in tp], float), np.array([len(x) for x in tr], float)
     return np.where(lr > 0, _prf(lcs, lp, lr), np.nan)
 
+# %% ../nbs/22_evals.ipynb #9cda9718
 def chrf(pred, ref, order: int = 6, beta: float = 2.0) -> np.ndarray:
     "chrF (sacrebleu's default: character 1–6-grams, white space removed, effective order, β=2) in [0, 1]."
     hp, hr = _T(pred).nows, _T(ref).nows
@@ -356,6 +376,7 @@ def chrf(pred, ref, order: int = 6, beta: float = 2.0) -> np.ndarray:
     f = np.divide((1 + b2) * p * r, b2 * p + r, out=np.zeros(R), where=(p + r) > 0)
     return np.where(np.array([len(x) for x in hr]) > 0, f, np.nan)
 
+# %% ../nbs/22_evals.ipynb #10707d1f
 def edit_similarity(pred, ref) -> np.ndarray:
     "1 − Levenshtein distance / length of the longer normalised text (rapidfuzz)."
     from rapidfuzz import process
@@ -380,6 +401,7 @@ def is_refusal(pred) -> np.ndarray:
     "1 when the output declines the request (English or Japanese phrasing), else 0."
     return np.array([REFUSAL_RE.search(s) is not None for s in _T(pred).norm], float)
 
+# %% ../nbs/22_evals.ipynb #d1a4b199
 def length_within(pred, min_chars=None, max_chars=None) -> np.ndarray:
     "1 when the output's length in characters is within [min_chars, max_chars]; bounds may be per case; NaN without bounds."
     n = np.array([len(s.strip()) if s else 0 for s in _T(pred).raw], float)
@@ -388,6 +410,7 @@ def length_within(pred, min_chars=None, max_chars=None) -> np.ndarray:
     ok = (np.isnan(lo) | (n >= lo)) & (np.isnan(hi) | (n <= hi))
     return _f(ok, ~(np.isnan(lo) & np.isnan(hi)))
 
+# %% ../nbs/22_evals.ipynb #a74fda91
 def groundedness(pred, context) -> np.ndarray:
     "Share of the output's token bigrams (unigrams when it has one token) found in `context`; NaN without context."
     c = _T(context)
@@ -439,10 +462,12 @@ def _meta(metadata: pd.Series) -> pd.DataFrame:
     recs = [json.loads(m) if isinstance(m, str) and m else {} for m in metadata]
     return pd.DataFrame.from_records(recs, index=metadata.index) if any(recs) else pd.DataFrame(index=metadata.index)
 
+# %% ../nbs/22_evals.ipynb #f615f817
 def _col(df, name, default=None) -> pd.Series:
     "Column `name` of `df`, or a column of `default`."
     return df[name] if name in df.columns else pd.Series([default] * len(df), index=df.index, dtype=object)
 
+# %% ../nbs/22_evals.ipynb #3a878b37
 def _has_tag(tags: pd.Series, tag: str) -> np.ndarray:
     "True where a case's tags include `tag`."
     return np.fromiter((tag in (t if t is not None and not isinstance(t, float) else ()) for t in tags), bool, len(tags))
@@ -505,6 +530,7 @@ OUTPUT_COLUMNS = ("output", "latency_s", "input_tokens", "output_tokens", "cost_
 class EvalRunError(ValueError):
     "An eval run cannot be saved or loaded as asked (exists with other content, changed on disk, unknown)."
 
+# %% ../nbs/22_evals.ipynb #73ab3887
 def _evals_dir(where) -> Path:
     "The evals folder for a workspace (with settings.ini), an evals folder, or None (current settings)."
     from llmops_nb.config import load_settings
@@ -513,6 +539,7 @@ def _evals_dir(where) -> Path:
     if (where/"settings.ini").exists(): return load_settings(where).path("evals")
     return where if where.name == "evals" or (where/"runs").is_dir() or (where/"datasets").is_dir() else where/"evals"
 
+# %% ../nbs/22_evals.ipynb #f115ee59
 def make_run(dataset: pd.DataFrame, outputs: pd.DataFrame) -> pd.DataFrame:
     "The dataset's cases with the harness `outputs` joined by id; unknown ids raise, missing outputs become errors."
     outputs = outputs.assign(id=outputs["id"].astype(str))
@@ -536,6 +563,7 @@ def _content_sha(df: pd.DataFrame) -> str:
     canon = df.assign(tags=df["tags"].map(lambda t: json.dumps(list(t), ensure_ascii=False))) if "tags" in df else df
     return hashlib.sha256(pd.util.hash_pandas_object(canon.astype(str), index=False).to_numpy().tobytes()).hexdigest()
 
+# %% ../nbs/22_evals.ipynb #06f03004
 def save_run(run: pd.DataFrame, where, run_id: str, *, dataset: str, prompt_name: str, prompt_version: str, model: str,
              created: str|None = None, prompt_sha256: str|None = None, dataset_sha256: str|None = None, notes: str = "") -> dict:
     "Store `run` as `<evals>/runs/<run_id>.parquet` + manifest, never overwriting; returns the manifest."
@@ -571,6 +599,7 @@ def _run_path(run, where) -> Path:
         raise EvalRunError(f"no eval run {str(run)!r} in {q.parent}; known: {', '.join(known) or 'none'}")
     return q
 
+# %% ../nbs/22_evals.ipynb #4d1a56c0
 def load_run(run, where=None, verify: bool = True) -> pd.DataFrame:
     "A stored run (id or path); `attrs['run']` holds its manifest; `verify` checks the file against its sha256."
     p = _run_path(run, where)
@@ -584,6 +613,7 @@ def load_run(run, where=None, verify: bool = True) -> pd.DataFrame:
     df.attrs["run"] = manifest
     return df
 
+# %% ../nbs/22_evals.ipynb #e1364f17
 def list_runs(where=None) -> pd.DataFrame:
     "One row per stored run (its manifest), oldest first."
     d = _evals_dir(where)/"runs"
@@ -598,6 +628,7 @@ def _poisson_table(bits: int = 16) -> np.ndarray:
     cdf = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
     return np.searchsorted(cdf, (np.arange(2 ** bits) + 0.5) / 2 ** bits).astype(np.uint8)
 
+# %% ../nbs/22_evals.ipynb #52ce7ac2
 _POISSON = _poisson_table()
 
 def poisson_weights(n: int, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
@@ -605,6 +636,7 @@ def poisson_weights(n: int, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return _POISSON[rng.integers(0, 2 ** 16, size=(n_boot, n), dtype=np.uint16)]
 
+# %% ../nbs/22_evals.ipynb #543a8366
 def bootstrap_deltas(b: np.ndarray, c: np.ndarray, W: np.ndarray, ci: float = 0.95, block: int = 200) -> pd.DataFrame:
     "Per column of paired arrays `b`, `c` (cases × metrics): mean delta, bootstrap interval and p-value under weights `W`."
     b, c = np.atleast_2d(np.asarray(b, float).T).T, np.atleast_2d(np.asarray(c, float).T).T
@@ -624,6 +656,7 @@ def bootstrap_deltas(b: np.ndarray, c: np.ndarray, W: np.ndarray, ci: float = 0.
     p = np.where(n > 1, np.where(np.abs(delta) < 1e-15, 1.0, p), np.nan)
     return pd.DataFrame(dict(n=n, delta=delta, ci_low=lo, ci_high=hi, p_value=p))
 
+# %% ../nbs/22_evals.ipynb #8c4628fa
 def mcnemar_counts(b: int, c: int, n: int|None = None) -> dict:
     "McNemar's test from the discordant counts b (pass→fail) and c (fail→pass); exact binomial when b + c < 25."
     from scipy import stats
@@ -636,6 +669,7 @@ def mcnemar_counts(b: int, c: int, n: int|None = None) -> dict:
     chi = (abs(b - c) - 1) ** 2 / (b + c)
     return dict(n=n, b=b, c=c, statistic=chi, p_value=float(stats.chi2.sf(chi, 1)), method="chi-squared, continuity corrected")
 
+# %% ../nbs/22_evals.ipynb #d3f63936
 def mcnemar(passed_b, passed_c) -> dict:
     "McNemar's test on paired pass/fail verdicts (cases missing either verdict are left out)."
     pb, pc = pd.array(passed_b, dtype="boolean"), pd.array(passed_c, dtype="boolean")
@@ -648,6 +682,7 @@ def _boolf(x) -> np.ndarray:
     "A nullable boolean column as floats (1, 0, NaN)."
     return pd.array(x, dtype="boolean").to_numpy(dtype=float, na_value=np.nan)
 
+# %% ../nbs/22_evals.ipynb #eb755cee
 def pair_runs(baseline: pd.DataFrame, candidate: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     "Scored runs joined by case id (columns suffixed _b / _c) and counts of cases found in only one run."
     keep = ["id", "output", "score", "passed", "fail_reason", *[m for m in METRICS if m not in ("pass_rate", "score")]]
@@ -673,6 +708,7 @@ def pair_matrices(pairs: pd.DataFrame, metrics=None) -> tuple[list, np.ndarray, 
     C = np.column_stack([col(m, "c") for m in metrics]) if metrics else np.zeros((len(pairs), 0))
     return metrics, B, C
 
+# %% ../nbs/22_evals.ipynb #ae6a0230
 def summarize_matrices(metrics: list, B: np.ndarray, C: np.ndarray, W: np.ndarray, mask=None, ci: float = 0.95) -> pd.DataFrame:
     "Per metric: paired n, means, delta with bootstrap interval under weights `W`, p-value (McNemar for the pass rate)."
     if mask is not None:
@@ -694,6 +730,7 @@ def summarize_matrices(metrics: list, B: np.ndarray, C: np.ndarray, W: np.ndarra
     res["direction"] = np.where(res["delta"].abs() < 1e-12, "same", np.where(worse, "worse", "better"))
     return res[res["n"] > 0].reset_index(drop=True)
 
+# %% ../nbs/22_evals.ipynb #aaacc88e
 def summarize_pairs(pairs: pd.DataFrame, W: np.ndarray|None = None, mask=None, metrics=None, ci: float = 0.95,
                     n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     "Per metric: paired n, baseline and candidate means, delta with bootstrap interval, p-value (McNemar for pass rate)."
@@ -701,6 +738,7 @@ def summarize_pairs(pairs: pd.DataFrame, W: np.ndarray|None = None, mask=None, m
     if W is None: W = poisson_weights(len(pairs), n_boot, seed)
     return summarize_matrices(metrics, B, C, W, mask, ci)
 
+# %% ../nbs/22_evals.ipynb #83e2e82a
 def by_tag(pairs: pd.DataFrame) -> pd.DataFrame:
     "Per tag: paired cases, pass rates of both runs, their delta, flips each way and mean scores."
     e = pairs[["tags", "passed_b", "passed_c", "score_b", "score_c", "flip"]].explode("tags").dropna(subset=["tags"])
@@ -713,6 +751,7 @@ def by_tag(pairs: pd.DataFrame) -> pd.DataFrame:
     out.insert(3, "delta", out["pass_rate_c"] - out["pass_rate_b"])
     return out.rename_axis("tag").reset_index().sort_values(["delta", "tag"]).reset_index(drop=True)
 
+# %% ../nbs/22_evals.ipynb #70a61c2b
 def flipped(pairs: pd.DataFrame, metric: str = "score") -> pd.DataFrame:
     "Cases whose pass/fail verdict changed, largest disagreement in `metric` first (pass→fail before fail→pass on ties)."
     f = pairs[pairs["flip"] != ""].copy()
@@ -732,10 +771,12 @@ class Comparison:
     mcnemar: dict  # McNemar's test on pass/fail
     unpaired: dict  # cases found in only one run
 
+# %% ../nbs/22_evals.ipynb #42fda8f1
 def _scored(run, config) -> pd.DataFrame:
     "`run` scored (unless it already is)."
     return run if "score" in run and "passed" in run else score_run(run, config)
 
+# %% ../nbs/22_evals.ipynb #4ec6861f
 def compare_runs(baseline: pd.DataFrame, candidate: pd.DataFrame, config=None, n_boot: int = 1000, seed: int = 0,
                  ci: float = 0.95) -> Comparison:
     "Compare `candidate` with `baseline` (runs, scored or not): deltas with intervals, McNemar, flips, tags."
@@ -760,6 +801,7 @@ def diff_tokens(a: str, b: str) -> list[tuple[str, str]]:
         if op == "replace": out += [("delete", "".join(ta[i1:i2])), ("insert", "".join(tb[j1:j2]))]
     return out
 
+# %% ../nbs/22_evals.ipynb #b0dab364
 def side_by_side(cmp: Comparison, ids=None, n: int = 20) -> pd.DataFrame:
     "Input, expected and both outputs of the given cases (default: the top `n` flips), with a token diff."
     ids = list(ids) if ids is not None else cmp.flips["id"].head(n).tolist()
@@ -783,6 +825,7 @@ def _lines_of(text: str) -> dict:
                 out[f"{k.value}.{k2.value}.{k3.value}"] = k3.start_mark.line + 1
     return out
 
+# %% ../nbs/22_evals.ipynb #f8c103d2
 def load_thresholds(path) -> dict:
     "Read and validate a gate thresholds file: {'metrics': {...}, 'flips': {...}, 'scoring': ScoreConfig}."
     path = Path(path)
@@ -827,6 +870,7 @@ class GateResult:
     @property
     def exit_code(self) -> int: return 0 if self.passed else 1
 
+# %% ../nbs/22_evals.ipynb #fcdc0ef1
 def gate(cmp: Comparison, thresholds: dict) -> GateResult:
     "Judge comparison `cmp` against `thresholds` (from `load_thresholds` or a dict of the same shape)."
     s, rows = cmp.summary.set_index("metric"), []
@@ -853,6 +897,7 @@ def gate(cmp: Comparison, thresholds: dict) -> GateResult:
     t = pd.DataFrame(rows, columns=cols)
     return GateResult(t, bool(len(t)) and bool((t["status"] == "pass").all()), cmp)
 
+# %% ../nbs/22_evals.ipynb #8f297407
 def run_gate(baseline, candidate, thresholds, where=None, n_boot: int = 1000, seed: int = 0) -> GateResult:
     "Load two stored runs (ids or paths) and a thresholds file, compare them and judge the candidate."
     th = load_thresholds(thresholds) if not isinstance(thresholds, dict) else thresholds
@@ -870,6 +915,7 @@ def gate_text(res: GateResult, locale: str = "en") -> str:
            t("evals.gate.pass" if res.passed else "evals.gate.fail", locale)
     return head + "\n" + tb.to_string(index=False) + "\n"
 
+# %% ../nbs/22_evals.ipynb #d8396d8e
 def cli_gate(argv: list[str]) -> int:
     "`llmops-nb gate`: compare two stored runs against a thresholds file; exit 0 pass, 1 regression, 2 bad input."
     import argparse
@@ -900,6 +946,7 @@ class Agreement:
     kappa: float  # Cohen's kappa = (observed − expected) / (1 − expected)
     table: pd.DataFrame  # 2×2 counts: rows automatic, columns human
 
+# %% ../nbs/22_evals.ipynb #8e6f7aa2
 def cohen_kappa(auto, human) -> Agreement:
     "Cohen's kappa between two pass/fail columns; cases missing either verdict are left out."
     a, h = pd.array(auto, dtype="boolean"), pd.array(human, dtype="boolean")
@@ -941,6 +988,7 @@ def read_feedback(path, rating_pass: float = 4) -> pd.DataFrame:
     df["human_pass"] = pd.array(df["human_pass"].tolist(), dtype="boolean")
     return df
 
+# %% ../nbs/22_evals.ipynb #92494dc1
 def feedback_from_requests(requests: pd.DataFrame, threshold: float = 0.7) -> pd.DataFrame:
     "Per RequestLog call with feedback: automatic verdict (quality_score ≥ threshold) and human verdict (feedback > 0)."
     fb = pd.to_numeric(requests["feedback"], errors="coerce")
@@ -950,6 +998,7 @@ def feedback_from_requests(requests: pd.DataFrame, threshold: float = 0.7) -> pd
                              human_pass=pd.array(np.where(fb.isna() | (fb == 0), None, fb > 0), dtype="boolean"),
                              quality_score=q, feedback=fb))
 
+# %% ../nbs/22_evals.ipynb #91d56e90
 def join_feedback(scored: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
     "A scored eval run's verdicts beside human verdicts, matched by case id."
     return scored[["id", "score", "passed"]].rename(columns={"passed": "auto_pass"}).merge(feedback, on="id", how="inner")
@@ -964,6 +1013,7 @@ def default_pairs(where=None, dataset: str = "") -> list[tuple[str, str]]:
         if len(g) >= 2: out.append(tuple(g.sort_values(["created", "run_id"])["run_id"].tail(2)))
     return out
 
+# %% ../nbs/22_evals.ipynb #3056dc7c
 def prompt_diff(baseline: pd.DataFrame, candidate: pd.DataFrame, where=None) -> str:
     "Unified diff of the prompt versions behind two stored runs ('' when the registry lacks them or they are equal)."
     mb, mc = baseline.attrs.get("run", {}), candidate.attrs.get("run", {})
@@ -973,6 +1023,7 @@ def prompt_diff(baseline: pd.DataFrame, candidate: pd.DataFrame, where=None) -> 
         return diff_prompts(mb["prompt_name"], mb["prompt_version"], mc["prompt_version"], load_registry(where, strict=False), body_only=True)
     except (FileNotFoundError, KeyError, ValueError): return ""
 
+# %% ../nbs/22_evals.ipynb #b172efc8
 def safety_findings(pairs: pd.DataFrame) -> pd.DataFrame:
     "Safety findings in the inputs and in both runs' outputs of paired cases: id, where, family, entity, masked preview."
     from llmops_nb.safety import scan_requests
@@ -984,6 +1035,7 @@ def safety_findings(pairs: pd.DataFrame) -> pd.DataFrame:
     f = pd.concat(parts, ignore_index=True)
     return f.rename(columns={"request_id": "id"})[["id", "where", "family", "entity", "preview", "confidence"]]
 
+# %% ../nbs/22_evals.ipynb #4336ddd7
 def safety_counts(findings: pd.DataFrame) -> pd.DataFrame:
     "Cases with a finding, per family, in the inputs, the baseline's outputs and the candidate's outputs."
     cols = ["input", "baseline", "candidate"]
@@ -1150,6 +1202,7 @@ def _good(expected: str, lang: str, rng) -> str:
     u = rng.random()
     return (pre[rng.integers(2)] + expected) if u < 0.3 else (expected + post[rng.integers(2)]) if u < 0.6 else expected
 
+# %% ../nbs/22_evals.ipynb #90415d2d
 def _demo_outputs(cases: pd.DataFrame, rng, lang: str, fail_share: float) -> list:
     "Baseline outputs: mostly correct; about `fail_share` wrong (invented) and 8% loose paraphrases."
     out = []
@@ -1158,6 +1211,7 @@ def _demo_outputs(cases: pd.DataFrame, rng, lang: str, fail_share: float) -> lis
         out.append(r.wrong if u < fail_share else r.alt if u < fail_share + 0.08 else _good(r.expected, lang, rng))
     return out
 
+# %% ../nbs/22_evals.ipynb #4e3843b4
 def _usage(inputs, outputs, lang: str, rng, slower: float = 1.0) -> pd.DataFrame:
     "Tokens, latency and cost of demo calls (gpt-4o-mini list prices)."
     per_tok = 1.1 if lang == "ja" else 0.25
@@ -1167,6 +1221,7 @@ def _usage(inputs, outputs, lang: str, rng, slower: float = 1.0) -> pd.DataFrame
     return pd.DataFrame(dict(latency_s=lat, input_tokens=n_in, output_tokens=n_out,
                              cost_usd=np.round((n_in * 0.15 + n_out * 0.6) / 1e6, 8)))
 
+# %% ../nbs/22_evals.ipynb #2c5dee1c
 def _demo_dataset(name: str, n: int, rng) -> pd.DataFrame:
     "The cases of demo dataset `name` ('knowledge_ja' or 'support_en') with their alternative and wrong answers."
     make, prefix = (_ja_case, "kja") if name == "knowledge_ja" else (_en_case, "sen")

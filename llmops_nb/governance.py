@@ -118,6 +118,8 @@ def status_label(status: str, locale: str = "ja") -> str:
 # %% ../nbs/40_governance.ipynb #8d729b73
 class _Loader(yaml.SafeLoader):
     "SafeLoader that keeps dates and timestamps as text."
+
+# %% ../nbs/40_governance.ipynb #a9b8bcd2
 _Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
                                    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
@@ -130,6 +132,7 @@ class Problem:
     message: str  # what is wrong, in a sentence
     def __str__(self): return f"{self.file}:{self.line or '?'}: {self.rule}: {self.message}"
 
+# %% ../nbs/40_governance.ipynb #6a50e1b5
 class GovernanceError(ValueError):
     "Governance files that break their rules; the message lists every problem with file, line and rule."
     def __init__(self, problems):
@@ -137,6 +140,7 @@ class GovernanceError(ValueError):
         more = f"\n… and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
         super().__init__(f"{len(self.problems)} governance problem(s):\n" + "\n".join(map(str, self.problems[:20])) + more)
 
+# %% ../nbs/40_governance.ipynb #fb9401d5
 def read_yaml(path) -> tuple[object, object]:
     "(data, node tree) of YAML file `path`; raises GovernanceError naming the line of a syntax error."
     text = Path(path).read_text(encoding="utf-8")
@@ -156,10 +160,12 @@ def catalogue_dir(path=None) -> Path:
         if (cand/"controls").is_dir(): return cand
     raise FileNotFoundError("governance catalogue not found: set $LLMOPS_NB_CATALOGUE to the folder holding controls/ and mappings/")
 
+# %% ../nbs/40_governance.ipynb #f49757a3
 def load_schema(name: str, root=None) -> dict:
     "The JSON Schema `name` (control, system, attestation, exception, mapping) of the catalogue."
     return json.loads((catalogue_dir(root)/"schemas"/f"{name}.schema.json").read_text(encoding="utf-8"))
 
+# %% ../nbs/40_governance.ipynb #76e5a880
 def schema_problems(data, schema: dict, file, node=None) -> list[Problem]:
     "Every JSON Schema violation of `data`, with the line it sits on (via the YAML node tree `node`)."
     from jsonschema import Draft202012Validator
@@ -208,10 +214,12 @@ class Threshold:
         return bool(_OPS[self.op](x, self.value))
     def __str__(self): return f"{self.value:g}..{self.hi:g}" if self.op == "range" else f"{self.op} {self.value:g}"
 
+# %% ../nbs/40_governance.ipynb #17558663
 def placeholders(text: str) -> list[str]:
     "Names of the `${name}` placeholders in `text`."
     return re.findall(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}", text)
 
+# %% ../nbs/40_governance.ipynb #8609fc66
 def parse_threshold(text: str, values: dict|None = None) -> Threshold:
     "Parse '>= 0.999', '< 0.01', '== 0', '0.2..0.8' or '<= ${p95_latency_s}' (placeholders from `values`)."
     values = values or {}
@@ -231,6 +239,7 @@ def parse_threshold(text: str, values: dict|None = None) -> Threshold:
 class EvidenceMissing(Exception):
     "The evidence a metric needs is not there; the message says what is missing."
 
+# %% ../nbs/40_governance.ipynb #c5164113
 @dataclass
 class Measure:
     "A metric's value with the sample size it rests on and references to its evidence."
@@ -239,6 +248,7 @@ class Measure:
     evidence: list = field(default_factory=list)  # short references to the evidence (files, ids, counts)
     note: str = ""  # anything a reader should know about the value
 
+# %% ../nbs/40_governance.ipynb #49b67591
 @dataclass
 class Context:
     "What a metric may read: settings, period window, the system, its log rows, the workspace and a shared cache."
@@ -264,6 +274,7 @@ class Context:
         if not len(self.logs): raise EvidenceMissing(f"no request-log rows for this scope in the window ending {self.as_of}")
         return self.logs
 
+# %% ../nbs/40_governance.ipynb #13e2174e
 METRICS: dict = {}
 
 def metric(name: str = None, needs: tuple = ()):
@@ -273,22 +284,26 @@ def metric(name: str = None, needs: tuple = ()):
         return fn
     return deco
 
+# %% ../nbs/40_governance.ipynb #0d220d5b
 def _blank(s: pd.Series) -> pd.Series:
     "True where a text column is missing or empty."
     return s.isna() | (s.astype("string").str.strip() == "")
 
+# %% ../nbs/40_governance.ipynb #fcdd1607
 def _ids(df: pd.DataFrame, mask, k: int = 5) -> str:
     "A short list of request ids where `mask` holds: 'ids: a, b, c (+12 more)'."
     ids = df.loc[mask, "request_id"].astype(str).tolist() if "request_id" in df else []
     more = f" (+{len(ids) - k} more)" if len(ids) > k else ""
     return "request ids: " + ", ".join(ids[:k]) + more if ids else "request ids: none"
 
+# %% ../nbs/40_governance.ipynb #46a0989a
 def _scope_ref(ctx: Context, df: pd.DataFrame) -> str:
     "Evidence reference of the rows a metric read."
     who = f"use_case={ctx.system['use_case']}" if ctx.system else "all systems"
     first = df["ts_start"].min() if len(df) else ctx.start
     return f"request log {min(first, ctx.start):%Y-%m-%d}..{ctx.as_of}: {len(df):,} calls ({who})"
 
+# %% ../nbs/40_governance.ipynb #db1358c1
 def _share(ctx: Context, mask_fn, column: str, denominator=None) -> Measure:
     "Share of rows where `mask_fn(df)` holds, among rows where `denominator(df)` holds (default all)."
     df = ctx.rows()
@@ -311,6 +326,7 @@ def _ops(ctx: Context):
     from llmops_nb.monitor import ops_summary
     return ops_summary(ctx.rows())
 
+# %% ../nbs/40_governance.ipynb #0da91c4a
 @metric(needs=OPS_COLUMNS)
 def p95_latency_s(ctx: Context) -> Measure:
     "95th-percentile call duration in seconds."
@@ -319,6 +335,7 @@ def p95_latency_s(ctx: Context) -> Measure:
     s = _ops(ctx)
     return Measure(s.p95_s, int(df["duration_s"].notna().sum()), [_scope_ref(ctx, df)], f"p50 {s.p50_s:.2f} s")
 
+# %% ../nbs/40_governance.ipynb #c9ddbb26
 @metric(needs=OPS_COLUMNS)
 def error_rate(ctx: Context) -> Measure:
     "Share of calls that failed (error type set or HTTP status ≥ 400)."
@@ -326,12 +343,14 @@ def error_rate(ctx: Context) -> Measure:
     failed = _blank(df["error_type"]).eq(False) | (df["status_code"].fillna(0) >= 400)
     return Measure(s.error_rate, s.calls, [_scope_ref(ctx, df), _ids(df, failed)], f"{s.errors:,} failed of {s.calls:,}")
 
+# %% ../nbs/40_governance.ipynb #988aa056
 @metric(needs=OPS_COLUMNS)
 def availability(ctx: Context) -> Measure:
     "Share of calls not lost to provider or server failures (5xx, 408, 429, failure without status)."
     df = ctx.rows(); s = _ops(ctx)
     return Measure(s.availability, s.calls, [_scope_ref(ctx, df)], f"{s.unavailable:,} unavailable of {s.calls:,}")
 
+# %% ../nbs/40_governance.ipynb #6a01e9ad
 @metric(needs=("quality_score",))
 def quality_mean(ctx: Context) -> Measure:
     "Mean automatic quality score of scored calls."
@@ -339,6 +358,7 @@ def quality_mean(ctx: Context) -> Measure:
     if not len(q): raise EvidenceMissing("no quality scores in the request log")
     return Measure(float(q.mean()), len(q), [_scope_ref(ctx, df)], f"{len(q):,} scored calls")
 
+# %% ../nbs/40_governance.ipynb #3677bdf0
 @metric(needs=("user_id_hash", "ts_start"))
 def max_user_daily_calls(ctx: Context) -> Measure:
     "Most calls one (pseudonymised) user made in one UTC day."
@@ -348,21 +368,25 @@ def max_user_daily_calls(ctx: Context) -> Measure:
     (user, day), top = per.idxmax(), int(per.max())
     return Measure(top, len(users), [_scope_ref(ctx, df), f"busiest: user {str(user)[:10]}… on {day}: {top:,} calls"])
 
+# %% ../nbs/40_governance.ipynb #2fe20fc2
 @metric(needs=("department", "cost_center"))
 def unattributed_rate(ctx: Context) -> Measure:
     "Share of calls without a department or a cost centre."
     return _share(ctx, lambda d: _blank(d["department"]) | _blank(d["cost_center"]), "request_id")
 
+# %% ../nbs/40_governance.ipynb #a74aecae
 @metric(needs=("prompt_name", "prompt_version", "operation_name"))
 def untracked_prompt_rate(ctx: Context) -> Measure:
     "Share of generating calls (embeddings excluded) that record no prompt name or version."
     return _share(ctx, lambda d: _blank(d["prompt_name"]) | _blank(d["prompt_version"]), "request_id", denominator=_generative)
 
+# %% ../nbs/40_governance.ipynb #b97a6c3d
 @metric(needs=("source_file", "source_line"))
 def lineage_missing_rate(ctx: Context) -> Measure:
     "Share of rows that do not name their source file and line."
     return _share(ctx, lambda d: _blank(d["source_file"]) | d["source_line"].isna(), "request_id")
 
+# %% ../nbs/40_governance.ipynb #9ce011bf
 _RAW_ID = r"@|\s|^\+?\d[\d\- ]{7,14}$"
 
 @metric(needs=("user_id_hash",))
@@ -371,6 +395,7 @@ def raw_user_id_rate(ctx: Context) -> Measure:
     return _share(ctx, lambda d: d["user_id_hash"].astype("string").str.contains(_RAW_ID, regex=True).fillna(False).astype(bool),
                   "user_id_hash", denominator=lambda d: ~_blank(d["user_id_hash"]))
 
+# %% ../nbs/40_governance.ipynb #c6023c46
 @metric(needs=("feedback", "operation_name"))
 def feedback_coverage(ctx: Context) -> Measure:
     "Share of generating calls with a user rating (+1, 0 or −1; missing means no rating)."
@@ -379,6 +404,7 @@ def feedback_coverage(ctx: Context) -> Measure:
     got = pd.to_numeric(gen["feedback"], errors="coerce").notna()
     return Measure(float(got.mean()), len(gen), [_scope_ref(ctx, df)], f"{int(got.sum()):,} of {len(gen):,} calls rated")
 
+# %% ../nbs/40_governance.ipynb #28c69555
 @metric(needs=("feedback",))
 def negative_feedback_rate(ctx: Context) -> Measure:
     "Share of negative (−1) ratings among rated calls."
@@ -389,6 +415,7 @@ def negative_feedback_rate(ctx: Context) -> Measure:
     return Measure(float(neg.sum() / rated.sum()), int(rated.sum()), [_scope_ref(ctx, df), _ids(df, neg)],
                    f"{int(neg.sum()):,} negative of {int(rated.sum()):,} rated")
 
+# %% ../nbs/40_governance.ipynb #5b0c3445
 @metric(needs=("ts_start",))
 def oldest_log_age_days(ctx: Context) -> Measure:
     "Age in days, at the end of the period, of the oldest stored row."
@@ -402,11 +429,13 @@ def base_model(s: pd.Series) -> pd.Series:
     "Model ids without a dated snapshot suffix, lower-cased."
     return s.astype("string").str.strip().str.lower().str.replace(_SNAPSHOT, "", regex=True)
 
+# %% ../nbs/40_governance.ipynb #7482ada1
 def _system(ctx: Context) -> dict:
     "The register entry, or EvidenceMissing for an organisation-wide context."
     if not ctx.system: raise EvidenceMissing("this metric needs a registered system")
     return ctx.system
 
+# %% ../nbs/40_governance.ipynb #8f800676
 @metric(needs=("response_model", "request_model"))
 def unapproved_model_calls(ctx: Context) -> Measure:
     "Calls whose model (response model, else request model) is not approved for the system."
@@ -418,6 +447,7 @@ def unapproved_model_calls(ctx: Context) -> Measure:
     ev = [_scope_ref(ctx, df), f"approved: {', '.join(sorted(approved))}"] + [f"unapproved {m}: {c:,} calls" for m, c in top.items()]
     return Measure(int(bad.sum()), len(df), ev + [_ids(df, bad)])
 
+# %% ../nbs/40_governance.ipynb #799f1954
 @metric(needs=("provider_name",))
 def unapproved_provider_calls(ctx: Context) -> Measure:
     "Calls through a provider not approved for the system."
@@ -428,12 +458,14 @@ def unapproved_provider_calls(ctx: Context) -> Measure:
     return Measure(int(bad.sum()), len(df), [_scope_ref(ctx, df), f"approved: {', '.join(sorted(approved))}"]
                    + [f"unapproved {p}: {c:,} calls" for p, c in top.items()])
 
+# %% ../nbs/40_governance.ipynb #4cab95e7
 def system_mask(df: pd.DataFrame, system: dict) -> pd.Series:
     "Rows of `df` that belong to `system` (its use case, or one of its service names)."
     m = df["use_case"].astype("string") == system["use_case"]
     if names := system.get("service_names"): m = m | df["service_name"].astype("string").isin(names)
     return m.fillna(False).astype(bool)
 
+# %% ../nbs/40_governance.ipynb #1fac7824
 @metric(needs=("use_case", "service_name"))
 def unregistered_calls(ctx: Context) -> Measure:
     "Calls that belong to no registered AI system."
@@ -455,6 +487,7 @@ def _links_missing(ctx: Context, system: dict) -> list[str]:
             out.append(f"{k}: {v} not found")
     return out
 
+# %% ../nbs/40_governance.ipynb #a929bf7d
 @metric()
 def register_missing_links(ctx: Context) -> Measure:
     "Links the register entry lacks (latest assessment, eval gate, and privacy assessment when it processes personal data)."
@@ -462,6 +495,7 @@ def register_missing_links(ctx: Context) -> Measure:
     miss = _links_missing(ctx, system)
     return Measure(len(miss), 1, [f"systems/{system['id']}.yaml"] + miss)
 
+# %% ../nbs/40_governance.ipynb #d18eff8e
 @metric()
 def human_oversight_defined(ctx: Context) -> Measure:
     "1 when the register defines a human oversight arrangement other than 'none', else 0."
@@ -469,6 +503,7 @@ def human_oversight_defined(ctx: Context) -> Measure:
     ok = h.get("arrangement", "none") != "none"
     return Measure(int(ok), 1, [f"systems/{system['id']}.yaml: human_oversight.arrangement = {h.get('arrangement', '(absent)')}"])
 
+# %% ../nbs/40_governance.ipynb #30f42b90
 @metric()
 def ai_disclosure_shown(ctx: Context) -> Measure:
     "1 when the register says people are told they deal with an AI, else 0."
@@ -477,6 +512,7 @@ def ai_disclosure_shown(ctx: Context) -> Measure:
     where = f" ({d['where']})" if d.get("where") else ""
     return Measure(int(bool(d.get("shown"))), 1, [f"systems/{system['id']}.yaml: ai_disclosure.shown = {d.get('shown')}{where}"])
 
+# %% ../nbs/40_governance.ipynb #7baef0e5
 @metric()
 def log_retention_configured_days(ctx: Context) -> Measure:
     "Log retention in days: the system's own setting, else settings.ini's log_retention_days."
@@ -493,6 +529,7 @@ def _module(name: str):
         if e.name and e.name.startswith(f"llmops_nb.{name}"): raise EvidenceMissing(f"llmops_nb.{name} is not available in this build") from None
         raise
 
+# %% ../nbs/40_governance.ipynb #13e5102e
 def _registry(ctx: Context):
     "The workspace's prompt registry (cached), or EvidenceMissing."
     if "prompt_registry" not in ctx.shared:
@@ -503,6 +540,7 @@ def _registry(ctx: Context):
     if isinstance(reg, EvidenceMissing): raise reg
     return reg
 
+# %% ../nbs/40_governance.ipynb #b59aa157
 @metric(needs=("prompt_name", "prompt_version", "ts_start"))
 def unapproved_prompt_calls(ctx: Context) -> Measure:
     "Calls whose prompt version is not approved in the registry (pending, rejected, draft, or not registered at all)."
@@ -525,6 +563,7 @@ def _month_findings(ctx: Context, store, month: str) -> pd.DataFrame:
     if key not in ctx.shared: ctx.shared[key] = _module("safety").scan_store(store, month)
     return ctx.shared[key]
 
+# %% ../nbs/40_governance.ipynb #4ff2c306
 def _findings(ctx: Context, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(rows of this scope whose `column` was captured, safety findings in `column` on those rows)."
     df = ctx.rows()
@@ -543,6 +582,7 @@ def _findings(ctx: Context, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         ctx.shared[key] = safety.scan_requests(captured, columns=(column,), injection_columns=inj)
     return captured, ctx.shared[key]
 
+# %% ../nbs/40_governance.ipynb #69d74e1e
 def _flag_rate(ctx: Context, column: str, family: str, count: bool = False) -> Measure:
     "Share (or count) of captured calls with at least one `family` finding in `column`."
     captured, f = _findings(ctx, column)
@@ -553,21 +593,25 @@ def _flag_rate(ctx: Context, column: str, family: str, count: bool = False) -> M
     n = len(captured)
     return Measure(int(hit.sum()) if count else float(hit.mean()) if n else None, n, ev, f"{int(hit.sum()):,} of {n:,} calls flagged")
 
+# %% ../nbs/40_governance.ipynb #acfe670c
 @metric(needs=("output_text",))
 def pii_output_rate(ctx: Context) -> Measure:
     "Share of captured outputs that contain personal data."
     return _flag_rate(ctx, "output_text", "pii")
 
+# %% ../nbs/40_governance.ipynb #188b08d4
 @metric(needs=("input_text",))
 def pii_input_rate(ctx: Context) -> Measure:
     "Share of captured inputs that contain personal data."
     return _flag_rate(ctx, "input_text", "pii")
 
+# %% ../nbs/40_governance.ipynb #c367a0ed
 @metric(needs=("input_text",))
 def injection_attempt_rate(ctx: Context) -> Measure:
     "Share of captured inputs flagged as prompt-injection attempts."
     return _flag_rate(ctx, "input_text", "injection")
 
+# %% ../nbs/40_governance.ipynb #c1e0549e
 @metric(needs=("output_text",))
 def secret_output_count(ctx: Context) -> Measure:
     "Number of captured outputs that contain a secret (API key, credential, private key)."
@@ -590,6 +634,7 @@ def derive_gate_results(evals_dir, thresholds=None) -> pd.DataFrame:
                              decided_at=cur.created, baseline=prev.run_id, candidate=cur.run_id, dataset=ds))
     return pd.DataFrame(rows, columns=["prompt_name", "prompt_version", "passed", "decided_at", "baseline", "candidate", "dataset"])
 
+# %% ../nbs/40_governance.ipynb #417982e9
 def _gates(ctx: Context) -> pd.DataFrame:
     "Gate outcomes (prompt_name, prompt_version, passed, decided_at UTC, canon) for the workspace, cached."
     if "gates" not in ctx.shared:
@@ -603,6 +648,7 @@ def _gates(ctx: Context) -> pd.DataFrame:
     if isinstance(g, EvidenceMissing): raise g
     return g
 
+# %% ../nbs/40_governance.ipynb #4e3f17ad
 def _canon_version(v):
     "A version as a comparable value ('v1.10', '1.10' and '1.10.0' are equal); other text as itself."
     if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)): return None
@@ -610,6 +656,7 @@ def _canon_version(v):
     try: return Version(str(v).strip().lstrip("vV"))
     except InvalidVersion: return str(v)
 
+# %% ../nbs/40_governance.ipynb #17f6b938
 @metric(needs=("prompt_name", "prompt_version", "ts_start"))
 def ungated_prompt_versions(ctx: Context) -> Measure:
     "Prompt versions that went live in the period without a passing eval gate on or before their first call."
@@ -678,6 +725,7 @@ def threshold_values(settings, system: dict|None = None) -> dict:
     if system: vals.update({k: system[k] for k in SETTING_PLACEHOLDERS if system.get(k) is not None})
     return vals
 
+# %% ../nbs/40_governance.ipynb #d8e3f5b3
 def control_problems(data: dict, node, file, mappings: dict) -> list[Problem]:
     "Problems of one control: schema, file name, mapped ids, metric name, threshold."
     f = str(file)
@@ -713,6 +761,7 @@ def policy_path(name: str, locale: str = "ja", root=None) -> Path:
     "Path of policy `name` in `locale`."
     return catalogue_dir(root)/"policies"/locale/f"{name}.md"
 
+# %% ../nbs/40_governance.ipynb #6b52b47d
 def policy_problems(controls: dict, root=None) -> list[Problem]:
     "Problems of the policy templates: missing files or sections, unknown placeholders, cited ids ≠ enforcing controls."
     out, known = [], set(SETTING_PLACEHOLDERS) | set(PEOPLE_PLACEHOLDERS) | {"currency"}
@@ -735,6 +784,7 @@ def policy_problems(controls: dict, root=None) -> list[Problem]:
                 out.append(Problem(str(p), None, "policy.controls", msg))
     return out
 
+# %% ../nbs/40_governance.ipynb #b7efe23a
 def render_policy(name: str, locale: str = "ja", settings=None, values: dict|None = None, root=None) -> str:
     "Policy `name` in `locale` with placeholders filled from `settings` (company, thresholds) and `values` (people, dates)."
     from llmops_nb.config import load_settings
@@ -773,18 +823,21 @@ class Catalogue:
         ref = pd.concat(self.mappings.values(), ignore_index=True)[["framework", "id", "title_ja", "title_en", "effective_from"]]
         return pd.DataFrame(rows, columns=["control", "framework", "id"]).merge(ref, on=["framework", "id"], how="left")
 
+# %% ../nbs/40_governance.ipynb #00d7c0f2
 def catalogue_files(root=None) -> list[Path]:
     "Every file that defines the catalogue (controls, mappings, schemas, policies, example systems), sorted."
     root = catalogue_dir(root)
     return sorted(p for sub in ("controls", "mappings", "schemas", "policies", "systems") for p in (root/sub).rglob("*")
                   if p.is_file() and p.suffix in (".yaml", ".yml", ".json", ".md"))
 
+# %% ../nbs/40_governance.ipynb #dad4e0dc
 def catalogue_version(root=None) -> str:
     "sha256 over the catalogue files' relative paths and bytes (first 16 hex digits)."
     root = catalogue_dir(root); h = hashlib.sha256()
     for p in catalogue_files(root): h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
+# %% ../nbs/40_governance.ipynb #f99657f5
 def load_catalogue(root=None, strict: bool = True) -> Catalogue:
     "Load and check the catalogue at `root`; `strict` raises GovernanceError listing every problem."
     root = catalogue_dir(root)
@@ -806,6 +859,7 @@ def load_catalogue(root=None, strict: bool = True) -> Catalogue:
     if strict and problems: raise GovernanceError(problems)
     return Catalogue(root, controls, mappings, catalogue_version(root), catalogue_files(root), problems)
 
+# %% ../nbs/40_governance.ipynb #aecd3530
 def check_catalogue(root=None) -> pd.DataFrame:
     "Every problem of the catalogue as a table (file, line, rule, message); empty when it is valid. The CI check."
     cat = load_catalogue(root, strict=False)
@@ -825,6 +879,7 @@ class Governance:
         "Every file the register, attestations and exceptions were read from."
         return sorted(p for sub in ("systems", "attestations", "exceptions") for p in (self.root/sub).glob("*.y*ml"))
 
+# %% ../nbs/40_governance.ipynb #455e38ae
 _ATT_COLS = ["id", "control", "system", "answer", "evidence", "approver", "date", "expires", "comment", "file"]
 _EXC_COLS = ["id", "control", "scope", "reason", "compensating_control", "approver", "date", "expires", "file"]
 
@@ -845,6 +900,7 @@ def _records(folder: Path, schema: dict, cols: list, problems: list) -> pd.DataF
     for c in ("date", "expires"): df[c] = pd.to_datetime(df[c]).dt.date
     return df
 
+# %% ../nbs/40_governance.ipynb #004b3e7f
 def _cross_check(df: pd.DataFrame, key: str, controls: dict, systems: dict, problems: list):
     "Problems for records that name an unknown control or system, or a duplicate id."
     for r in df.itertuples():
@@ -853,6 +909,7 @@ def _cross_check(df: pd.DataFrame, key: str, controls: dict, systems: dict, prob
         if scope != "*" and scope not in systems: problems.append(Problem(r.file, r.yaml_line, "record.unknown_system", f"{r.id}: no system {scope!r} in the register"))
     for x in df["id"][df["id"].duplicated()]: problems.append(Problem("", None, "record.duplicate_id", f"{x} is defined twice"))
 
+# %% ../nbs/40_governance.ipynb #abe883fd
 def governance_dir(workspace=None, settings=None) -> Path:
     "The workspace's governance folder (settings.ini's governance_dir)."
     from llmops_nb.config import load_settings
@@ -861,6 +918,7 @@ def governance_dir(workspace=None, settings=None) -> Path:
         settings = load_settings(ws) if ws and (ws/"settings.ini").exists() else load_settings(None, root=ws or Path.cwd())
     return settings.path("governance")
 
+# %% ../nbs/40_governance.ipynb #6ae1d3e2
 def load_governance(workspace=None, catalogue: Catalogue|None = None, strict: bool = True, settings=None) -> Governance:
     "The register, attestations and exceptions of `workspace`, checked against the catalogue; `strict` raises on problems."
     cat = catalogue or load_catalogue()
@@ -918,14 +976,17 @@ def period_bounds(period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     start = pd.Timestamp(f"{period}-01", tz="UTC")
     return start, start + pd.offsets.MonthBegin(1)
 
+# %% ../nbs/40_governance.ipynb #ca18fa5b
 def previous_period(period: str) -> str:
     "The month before `period`."
     return (period_bounds(period)[0] - pd.Timedelta(days=1)).strftime("%Y-%m")
 
+# %% ../nbs/40_governance.ipynb #a56f33de
 def _lower_bound(window: str, start, end):
     "The earliest ts_start of `window` ('period', 'all' or 'Nd') for the period [start, end); None for 'all'."
     return start if window == "period" else None if window == "all" else end - pd.Timedelta(days=int(str(window).rstrip("d")))
 
+# %% ../nbs/40_governance.ipynb #7a84b10f
 def _window(logs: pd.DataFrame|None, system: dict|None, window: str, start, end) -> pd.DataFrame|None:
     "Rows of `system` (all rows when None) inside `window` ending at `end`."
     if logs is None: return None
@@ -935,6 +996,7 @@ def _window(logs: pd.DataFrame|None, system: dict|None, window: str, start, end)
     if system is not None: m &= system_mask(logs, system)
     return logs[m]
 
+# %% ../nbs/40_governance.ipynb #113356aa
 TEXT_COLUMNS = ("input_text", "output_text")
 BASE_COLUMNS = ("request_id", "ts_start", "use_case", "service_name")  # every window has them: scope, evidence ids, dates
 
@@ -977,12 +1039,12 @@ class LogSource:
         scope = dict(use_cases=[system["use_case"]], service_names=system.get("service_names")) if system else {}
         return load_requests(self.workspace, start=_lower_bound(window, start, end), end=end, columns=cols, text_as_presence=True, **scope)
 
+# %% ../nbs/40_governance.ipynb #a3d8c24f
 def log_source(logs=None, workspace=None) -> LogSource:
     "`logs` as a LogSource: a LogSource as is, a DataFrame in memory, else the workspace's store (no rows without one)."
     if isinstance(logs, LogSource): return logs
     if logs is not None: return LogSource(frame=logs)
     return LogSource(workspace=Path(workspace) if workspace else None)
-
 
 # %% ../nbs/40_governance.ipynb #4bbf3cc7
 RESULT_COLUMNS = ["period", "system", "control", "title_ja", "title_en", "policy", "severity", "owner", "scope", "check_type",
@@ -1008,6 +1070,7 @@ def _attested(control: dict, sid: str, gov: Governance, as_of: date) -> dict:
     return dict(status=status, attestation=r["id"], evidence=f"{r['evidence']} ({Path(r['file']).name})", note="; ".join(notes),
                 sample_size=1)
 
+# %% ../nbs/40_governance.ipynb #3023c290
 def _measured(control: dict, ctx: Context) -> dict:
     "Result fields of an automatic control from its metric in `ctx`."
     chk = control["check"]
@@ -1023,6 +1086,7 @@ def _measured(control: dict, ctx: Context) -> dict:
                 "missing": f"sample of {m.n:,} is below the minimum of {out['min_sample']:,}"}
     return {**out, "status": "pass" if thr.holds(m.value) else "fail"}
 
+# %% ../nbs/40_governance.ipynb #7438ba32
 def _waived(res: dict, control: dict, sid: str, gov: Governance, as_of: date) -> dict:
     "`res` turned 'excepted' by a valid waiver for (`control`, `sid` or '*'); expired waivers are noted."
     exc = gov.exceptions
@@ -1037,6 +1101,7 @@ def _waived(res: dict, control: dict, sid: str, gov: Governance, as_of: date) ->
     if notes: res["note"] = "; ".join(x for x in (res.get("note"), *notes) if x)
     return res
 
+# %% ../nbs/40_governance.ipynb #9839c10a
 def _window_columns(controls: list) -> dict[str, list]:
     "Window → the RequestLog columns the automatic checks of `controls` in that window read (their metrics' `needs`)."
     out = {}
@@ -1046,6 +1111,7 @@ def _window_columns(controls: list) -> dict[str, list]:
         out.setdefault(c["check"].get("window", "period"), []).extend(getattr(fn, "needs", ()))
     return {w: list(dict.fromkeys(cols)) for w, cols in out.items()}
 
+# %% ../nbs/40_governance.ipynb #c6262f1f
 def evaluate(workspace=None,  # workspace folder (settings.ini, store, prompts, governance, …)
              period: str|None = None,  # 'YYYY-MM'; None: the latest month with logs (else the current month)
              catalogue: Catalogue|None = None, governance: Governance|None = None,
@@ -1091,11 +1157,13 @@ def worst(statuses) -> str:
     s = [x for x in statuses if isinstance(x, str)]
     return min(s, key=STATUS_RANK.__getitem__) if s else "not_applicable"
 
+# %% ../nbs/40_governance.ipynb #fc6471d6
 def status_counts(results: pd.DataFrame, by: str = "system") -> pd.DataFrame:
     "Count of results per status for each value of `by` (system, policy, severity, control …), statuses as columns."
     out = results.groupby([by, "status"]).size().unstack(fill_value=0)
     return out.reindex(columns=list(STATUSES), fill_value=0).reset_index().rename_axis(columns=None)
 
+# %% ../nbs/40_governance.ipynb #f4b16968
 def control_status(results: pd.DataFrame) -> pd.DataFrame:
     "One row per control: its worst status over the organisation and all systems, and the count per status."
     counts = status_counts(results, "control")
@@ -1103,6 +1171,7 @@ def control_status(results: pd.DataFrame) -> pd.DataFrame:
     meta = results.drop_duplicates("control")[["control", "title_ja", "title_en", "policy", "severity", "owner", "check_type"]]
     return meta.merge(w, on="control").merge(counts, on="control").sort_values("control").reset_index(drop=True)
 
+# %% ../nbs/40_governance.ipynb #042c9c3c
 def framework_coverage(results: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     "One row per reference item of every framework: controls mapped to it and its worst status (uncovered items included)."
     ctl = control_status(results)[["control", "status"]]
@@ -1115,6 +1184,7 @@ def framework_coverage(results: pd.DataFrame, catalogue: Catalogue) -> pd.DataFr
     out["status"] = out["status"].where(out["n_controls"] > 0, "uncovered")
     return out
 
+# %% ../nbs/40_governance.ipynb #28d6b171
 def coverage_matrix(results: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     "Per framework: reference items, items covered by a control, coverage share, and covered items by worst status."
     fc = framework_coverage(results, catalogue)
@@ -1125,6 +1195,7 @@ def coverage_matrix(results: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame
     out["coverage"] = out["covered"] / out["items"].where(out["items"] > 0)
     return out.join(counts).reset_index().rename(columns={"index": "framework"})
 
+# %% ../nbs/40_governance.ipynb #ac55f951
 def expiring(governance: Governance, as_of: date, days: int = 30) -> pd.DataFrame:
     "Attestations and waivers that expired by `as_of` or expire within `days` after it, soonest first."
     parts = []
@@ -1138,6 +1209,7 @@ def expiring(governance: Governance, as_of: date, days: int = 30) -> pd.DataFram
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
     return out[cols].sort_values(["days_left", "id"]).reset_index(drop=True)
 
+# %% ../nbs/40_governance.ipynb #806f65ae
 def compare_results(current: pd.DataFrame, previous: pd.DataFrame|None) -> pd.DataFrame:
     "Results whose status changed since `previous`: system, control, previous and current status, and the direction."
     cols = ["system", "control", "title_ja", "title_en", "previous", "current", "change"]
@@ -1214,6 +1286,7 @@ class ComplianceReport:
                     results=self.results, by_system=self.by_system, by_control=self.by_control, coverage=self.coverage,
                     expiring=self.expiring, changes=self.changes)
 
+# %% ../nbs/40_governance.ipynb #397fe79b
 def compliance_report(workspace=None, period: str|None = None, settings=None, logs: pd.DataFrame|None = None,
                       catalogue: Catalogue|None = None, expiry_days: int = 30) -> ComplianceReport:
     "Evaluate `period` and the month before, and build every table of the compliance report."
@@ -1242,6 +1315,7 @@ def metric_kind(metric) -> str:
     if m == "quality_mean": return "score"
     return "count"
 
+# %% ../nbs/40_governance.ipynb #fbb4d8cd
 def format_value(metric, value, locale: str = "ja") -> str:
     "A metric's value for display; '—' when missing."
     if value is None or (isinstance(value, float) and math.isnan(value)): return "—"
@@ -1253,6 +1327,7 @@ def format_value(metric, value, locale: str = "ja") -> str:
     if k == "score": return fmt_num(value, 2)
     return fmt_num(value)
 
+# %% ../nbs/40_governance.ipynb #398ab12b
 def format_threshold(metric, threshold, locale: str = "ja") -> str:
     "A threshold ('< 0.0001', '0.2..0.8') with its numbers formatted like the metric's values."
     if not isinstance(threshold, str) or not threshold: return "—"
@@ -1260,6 +1335,7 @@ def format_threshold(metric, threshold, locale: str = "ja") -> str:
     f = lambda x: format_value(metric, x, locale)
     return f"{f(th.value)}–{f(th.hi)}" if th.op == "range" else f"{th.op.replace('<=', '≤').replace('>=', '≥')} {f(th.value)}"
 
+# %% ../nbs/40_governance.ipynb #ee96dcda
 def system_label(sid: str, systems: dict, locale: str = "ja") -> str:
     "The register name of system `sid` ('*' is the organisation)."
     if sid == "*": return t("governance.organisation", locale)
@@ -1271,6 +1347,7 @@ def _headers(locale: str, *keys) -> dict:
     "Column → translated header for `keys`."
     return {k: t(f"governance.col.{k}", locale) for k in keys}
 
+# %% ../nbs/40_governance.ipynb #065f3c90
 def display_results(df: pd.DataFrame, systems: dict, locale: str = "ja", detail: str = "evidence", status: bool = False,
                     compact: bool = False,  # control id and title in one cell, so a wide evidence column cannot squeeze the title
                     ) -> tuple[pd.DataFrame, dict]:
@@ -1288,12 +1365,14 @@ def display_results(df: pd.DataFrame, systems: dict, locale: str = "ja", detail:
     if compact: out = out.assign(control=out["control"] + " " + out["title"]).drop(columns="title")
     return out, _headers(locale, "system", "control", "title", "severity", "status", "value", "threshold", "sample", detail)
 
+# %% ../nbs/40_governance.ipynb #d36857e2
 def display_by_system(rep: ComplianceReport, locale: str = "ja") -> tuple[pd.DataFrame, dict]:
     "(table, headers): results per system and status."
     d = rep.by_system.copy()
     d["system"] = [system_label(s, rep.systems, locale) for s in d["system"]]
     return d, {**_headers(locale, "system"), **{s: status_label(s, locale) for s in STATUSES}}
 
+# %% ../nbs/40_governance.ipynb #a1f948f3
 def display_by_control(rep: ComplianceReport, locale: str = "ja") -> tuple[pd.DataFrame, dict]:
     "(table, headers): each control's worst status over the organisation and the systems, with counts."
     d = rep.by_control
@@ -1302,6 +1381,7 @@ def display_by_control(rep: ComplianceReport, locale: str = "ja") -> tuple[pd.Da
                             **{s: d[s] for s in STATUSES}))
     return out, {**_headers(locale, "control", "title", "severity", "owner", "status"), **{s: status_label(s, locale) for s in STATUSES}}
 
+# %% ../nbs/40_governance.ipynb #2c9a3a26
 def display_coverage(rep: ComplianceReport, locale: str = "ja") -> tuple[pd.DataFrame, dict]:
     "(table, headers): the coverage matrix with framework names."
     d = rep.coverage.copy()
@@ -1309,6 +1389,7 @@ def display_coverage(rep: ComplianceReport, locale: str = "ja") -> tuple[pd.Data
     d["coverage"] = [fmt_pct(x, 0) for x in d["coverage"]]
     return d, {**_headers(locale, "framework", "items", "covered", "coverage"), **{s: status_label(s, locale) for s in STATUSES}}
 
+# %% ../nbs/40_governance.ipynb #3f259ea4
 def display_expiring(rep: ComplianceReport, locale: str = "ja") -> tuple[pd.DataFrame, dict]:
     "(table, headers): attestations and waivers expired or expiring soon."
     d = rep.expiring
@@ -1317,6 +1398,7 @@ def display_expiring(rep: ComplianceReport, locale: str = "ja") -> tuple[pd.Data
                             days_left=d["days_left"], state=[t(f"governance.state.{x}", locale) for x in d["state"]]))
     return out, _headers(locale, "kind", "id", "control", "scope", "expires", "days_left", "state")
 
+# %% ../nbs/40_governance.ipynb #4d1d274c
 def display_changes(rep: ComplianceReport, locale: str = "ja") -> tuple[pd.DataFrame, dict]:
     "(table, headers): results whose status changed since the previous period."
     d = rep.changes
@@ -1326,6 +1408,7 @@ def display_changes(rep: ComplianceReport, locale: str = "ja") -> tuple[pd.DataF
                             change=[t(f"governance.change.{x}", locale) for x in d["change"]]))
     return out, _headers(locale, "system", "control", "title", "previous", "current", "change")
 
+# %% ../nbs/40_governance.ipynb #a36d7b8e
 def headline(rep: ComplianceReport, locale: str = "ja") -> list[dict]:
     "Headline tiles: systems, then the count of results per status (fail and inconclusive marked)."
     c = rep.results.status.value_counts()
@@ -1335,6 +1418,7 @@ def headline(rep: ComplianceReport, locale: str = "ja") -> list[dict]:
         tiles.append(dict(label=status_label(s, locale), value=fmt_num(n), sub="", passed=(n == 0) if s == "fail" else None))
     return tiles
 
+# %% ../nbs/40_governance.ipynb #2ea602ea
 def verdict(rep: ComplianceReport, locale: str = "ja") -> tuple[str, str]:
     "(one sentence on the period, callout kind: fail, info or pass)."
     r = rep.results
@@ -1343,6 +1427,7 @@ def verdict(rep: ComplianceReport, locale: str = "ja") -> tuple[str, str]:
     if inc: return t("governance.verdict_inconclusive", locale, inconclusive=inc), "info"
     return t("governance.verdict_pass", locale), "pass"
 
+# %% ../nbs/40_governance.ipynb #0366acf9
 def subtitle(rep: ComplianceReport, locale: str = "ja") -> str:
     "The report's subtitle: controls × systems, catalogue version, as-of date."
     return t("governance.subtitle", locale, controls=rep.results.control.nunique(), systems=len(rep.systems),
@@ -1356,6 +1441,7 @@ def _demo_approved(u, MODELS, PLANTED) -> list[dict]:
     m = MODELS.set_index("key")
     return [dict(provider=m.loc[k, "provider"], model=m.loc[k, "request_model"]) for k in dict.fromkeys(keys) if k in m.index and bool(m.loc[k, "approved"])]
 
+# %% ../nbs/40_governance.ipynb #69dcd56d
 _DEMO_SYSTEMS = {  # use case → register attributes beyond what llmops_nb.demo knows
     "contract_review": dict(name=("契約書レビュー", "Contract review"), owner="法務部長 中村", audience="internal", risk_tier="high", jurisdictions=["JP"], personal_data=True,
                             oversight=("human-in-the-loop", "弁護士資格を持つ担当者が全ての修正案を確認してから採用する"),
@@ -1390,6 +1476,7 @@ def _demo_system(u, MODELS, PLANTED) -> dict:
     if a.get("retention"): d["log_retention_days"] = a["retention"]
     return {**d, "status": "production", "links": links}
 
+# %% ../nbs/40_governance.ipynb #d2df25a3
 _DEMO_ATTESTATIONS = [  # (control, system, answer, date, expires, evidence)
     ("AUP-01", "*", "yes", "2026-04-01", "2027-03-31", "https://intranet.example/ai/aup-acknowledgements-2026"),
     ("AUP-02", "*", "yes", "2026-03-15", "2027-03-14", "https://intranet.example/legal/ai-use-screening-2026.pdf"),
@@ -1425,6 +1512,7 @@ def _dump(path: Path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=120), encoding="utf-8")
 
+# %% ../nbs/40_governance.ipynb #1f0568e1
 def write_demo_governance(workspace, seed: int = 42) -> Path:
     "Write the demo AI system register, attestations, exceptions and DPIA stubs into `workspace`; returns its governance folder."
     from llmops_nb.demo import USE_CASE_LIST, MODELS, PLANTED
@@ -1463,6 +1551,7 @@ def _cli_parser():
     pol.add_argument("--workspace", "-w")
     return p
 
+# %% ../nbs/40_governance.ipynb #c0cbd6c2
 def cli_compliance(argv: list[str]) -> int:
     "`llmops-nb compliance check|evaluate|policy …`; returns the exit status."
     import sys

@@ -29,6 +29,7 @@ def check_locale(locale: str) -> str:
     if locale not in LOCALES: raise ValueError(f"locale {locale!r} is not supported; allowed: {', '.join(LOCALES)}")
     return locale
 
+# %% ../nbs/01_i18n.ipynb #66cea4d5
 def t(key: str, locale: str = "ja", **kw) -> str:
     "The text of label `key` in `locale`, with `{placeholders}` filled from `kw`; unknown keys raise KeyError."
     check_locale(locale)
@@ -59,10 +60,12 @@ def _missing(x) -> bool:
     "True for None and NaN."
     return x is None or (isinstance(x, float) and math.isnan(x))
 
+# %% ../nbs/01_i18n.ipynb #e4a1aef6
 def fmt_num(x, digits: int = 0) -> str:
     "Number with thousands separators and `digits` decimals; '—' when missing."
     return "—" if _missing(x) else f"{x:,.{digits}f}"
 
+# %% ../nbs/01_i18n.ipynb #2d96013a
 def fmt_pct(x, digits: int = 1) -> str:
     "A share (0.123) as a percentage ('12.3%'); '—' when missing."
     return "—" if _missing(x) else f"{100 * x:,.{digits}f}%"
@@ -101,6 +104,7 @@ def fmt_date(d, locale: str = "ja") -> str:
     d = d.date() if isinstance(d, datetime) else d
     return f"{d.year}年{d.month}月{d.day}日" if check_locale(locale) == "ja" else f"{d.day} {d:%b %Y}"
 
+# %% ../nbs/01_i18n.ipynb #987486cb
 def fmt_month(period: str, locale: str = "ja") -> str:
     "A month 'YYYY-MM' as 2026年10月 (ja) or Oct 2026 (en)."
     y, m = map(int, period.split("-")[:2])

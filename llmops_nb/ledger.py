@@ -23,10 +23,12 @@ def file_sha256(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
     return h.hexdigest()
 
+# %% ../nbs/41_ledger.ipynb #07f1a12d
 def canonical(obj) -> bytes:
     "Canonical JSON bytes of `obj` (sorted keys, no spaces, UTF-8) — the same object always hashes the same."
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 
+# %% ../nbs/41_ledger.ipynb #e26426f7
 def entry_hash(entry: dict) -> str:
     "sha256 of an entry's canonical JSON without its own `hash` field."
     return hashlib.sha256(canonical({k: v for k, v in entry.items() if k != "hash"})).hexdigest()
@@ -37,6 +39,7 @@ def _read_lines(path: Path) -> list[bytes]:
     if not path.exists(): return []
     return [l for l in path.read_bytes().split(b"\n") if l.strip()]
 
+# %% ../nbs/41_ledger.ipynb #29edac2b
 def _manifest_arg(manifest, base_dir) -> tuple[dict, str|None, str|None, str]:
     "(manifest dict, its file path, its file's sha256, base folder) from a dict, a manifest.json path or its folder."
     if isinstance(manifest, dict): return manifest, None, None, str(Path(base_dir or Path.cwd()).resolve())
@@ -45,6 +48,7 @@ def _manifest_arg(manifest, base_dir) -> tuple[dict, str|None, str|None, str]:
     if not p.exists(): raise FileNotFoundError(f"manifest not found: {p}")
     return json.loads(p.read_text(encoding="utf-8")), str(p.resolve()), file_sha256(p), str(Path(base_dir or p.parent).resolve())
 
+# %% ../nbs/41_ledger.ipynb #034ccc52
 def append_manifest(ledger_path,  # the ledger file (created when absent)
                     manifest,  # a manifest dict, a manifest.json path, or the folder holding manifest.json
                     base_dir=None,  # folder that relative paths in the manifest are relative to (default: the manifest's)
@@ -85,6 +89,7 @@ class Verification:
         head = f"{self.ledger}: {self.entries} entries, {self.files} files re-hashed"
         return head + (": all match" if self.ok else f": {len(self.problems)} problem(s); first: {self.first}")
 
+# %% ../nbs/41_ledger.ipynb #f8e2d61c
 def file_entries(obj) -> list[dict]:
     "Every dict with `path` and `sha256` inside a manifest (any depth), in order."
     if isinstance(obj, dict):
@@ -93,11 +98,13 @@ def file_entries(obj) -> list[dict]:
     if isinstance(obj, list): return [e for v in obj for e in file_entries(v)]
     return []
 
+# %% ../nbs/41_ledger.ipynb #907d5f93
 def _resolve(path: str, base: str|None) -> Path:
     "An absolute path for a manifest entry's `path`."
     p = Path(path)
     return p if p.is_absolute() or not base else Path(base)/p
 
+# %% ../nbs/41_ledger.ipynb #985ce44a
 def _parse(lines: list[bytes], problems: list) -> list[dict|None]:
     "Each line as an entry dict, None (with a problem) when it is not a JSON object."
     out = []
@@ -108,6 +115,7 @@ def _parse(lines: list[bytes], problems: list) -> list[dict|None]:
         out.append(e)
     return out
 
+# %% ../nbs/41_ledger.ipynb #b0fc86cd
 def verify(ledger_path) -> Verification:
     "Re-hash the ledger's chain and every file its manifests name; report what no longer matches, first problem first."
     ledger = Path(ledger_path)
@@ -139,6 +147,7 @@ def verify(ledger_path) -> Verification:
             else: problems.append(f"entry {n}: file changed: {p} (sha256 {cur[:12]}… ≠ recorded {fe['sha256'][:12]}…)")
     return Verification(str(ledger), len(lines), files, problems, superseded)
 
+# %% ../nbs/41_ledger.ipynb #f7e15a68
 def latest_manifest(entries: list, path: str, n: int) -> bool:
     "Does an entry after `n` record manifest file `path` with its current hash (a later run rewrote it)?"
     cur = file_sha256(path)
@@ -155,6 +164,7 @@ def ledger_path(workspace=None, settings=None) -> Path:
         settings = load_settings(ws) if ws and (ws/"settings.ini").exists() else load_settings(None, root=ws or Path.cwd())
     return settings.path("reports")/LEDGER_FILE
 
+# %% ../nbs/41_ledger.ipynb #8a200369
 def record_run(run, ledger=None, workspace=None) -> dict:
     "Append the manifest of `run` (a reports.ReportRun, or a run folder) to `ledger` (default: the workspace's)."
     manifest = getattr(run, "manifest_path", None) or Path(run)/"manifest.json"

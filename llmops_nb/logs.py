@@ -45,6 +45,7 @@ class LogReadError(ValueError):
         self.file, self.reason, self.line, self.rule = str(file), reason, line, rule
         super().__init__(f"{file}{f':{line}' if line else ''}: {rule}: {reason}")
 
+# %% ../nbs/03_logs.ipynb #d5d3c8da
 class LogFormatError(LogReadError):
     "A file whose format is unknown, cannot be detected, or does not match the format asked for."
 
@@ -89,6 +90,7 @@ def _open(path) -> io.BufferedIOBase:
     path = Path(path)
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
+# %% ../nbs/03_logs.ipynb #efd63718
 def iter_line_chunks(path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
     "Yield (number of the chunk's first line, bytes) for chunks of about `chunk_bytes`, cut after a newline."
     with _open(path) as f:
@@ -120,6 +122,7 @@ def _split_lines(first: int, data: bytes) -> tuple[list[bytes], np.ndarray]:
         return [lines[i] for i in keep], nums[keep]
     return lines, nums
 
+# %% ../nbs/03_logs.ipynb #28318236
 def _undecodable(lines: list[bytes], nums: np.ndarray, data: bytes|None = None) -> np.ndarray:
     "Positions of lines that are not valid UTF-8 (one decode of the whole chunk when it is clean)."
     try:
@@ -132,6 +135,7 @@ def _undecodable(lines: list[bytes], nums: np.ndarray, data: bytes|None = None) 
         except UnicodeDecodeError: bad.append(i)
     return np.array(bad, dtype=np.int64)
 
+# %% ../nbs/03_logs.ipynb #6a2d19ae
 def _bad_bytes_reason(line: bytes) -> str:
     "Where the first undecodable byte sits in `line`."
     try: line.decode("utf-8"); return "valid UTF-8"
@@ -149,6 +153,7 @@ def _blank_to_na(s: pd.Series) -> pd.Series:
         return s.where(~(txt.str.strip().eq("") & s.notna()))
     return s
 
+# %% ../nbs/03_logs.ipynb #be1c2db6
 def _to_utc(s: pd.Series) -> pd.Series:
     "Timestamps in UTC from ISO 8601 text or datetimes; unreadable values become NaT."
     if isinstance(s.dtype, pd.DatetimeTZDtype): return s.dt.tz_convert("UTC")
@@ -159,6 +164,7 @@ def _to_utc(s: pd.Series) -> pd.Series:
         s = s.map(lambda v: v if isinstance(v, (str, datetime, pd.Timestamp)) or v is None else "∅")
     return pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce")
 
+# %% ../nbs/03_logs.ipynb #d106a036
 def _to_number(s: pd.Series) -> pd.Series:
     "Numbers from numbers or numeric text; booleans and unreadable values become NaN."
     if pd.api.types.is_bool_dtype(s): return pd.Series(np.nan, index=s.index)
@@ -166,6 +172,7 @@ def _to_number(s: pd.Series) -> pd.Series:
     if s.dtype == object: s = s.map(lambda v: "∅" if isinstance(v, (bool, dict, list)) else v)
     return pd.to_numeric(s, errors="coerce").astype("float64")
 
+# %% ../nbs/03_logs.ipynb #ed1958b5
 def _to_bool(s: pd.Series) -> pd.Series:
     "Booleans from booleans, 1/0 or true/false/yes/no text."
     if pd.api.types.is_bool_dtype(s): return s.astype("boolean")
@@ -175,6 +182,7 @@ def _to_bool(s: pd.Series) -> pd.Series:
     out[txt.isin(_FALSE)] = False
     return out.where(s.notna())
 
+# %% ../nbs/03_logs.ipynb #ae62783b
 def _to_text(s: pd.Series) -> pd.Series:
     "Text; dicts and lists become JSON."
     if s.dtype == object:
@@ -206,6 +214,7 @@ def _coerce_one(s: pd.Series, kind: str) -> tuple[pd.Series, pd.Series|None]:
     bad = s.notna() & out.isna()
     return out, (bad.astype(bool) if bad.any() else None)
 
+# %% ../nbs/03_logs.ipynb #ee030cc4
 def coerce(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Typed RequestLog columns from a raw frame, and a frame of masks marking values that could not be read."
     typed, bad = {}, {}
@@ -229,10 +238,12 @@ def hash_users(users: pd.Series, salt: str) -> pd.Series:
     digest = {u: hashlib.sha256(f"{salt}\x1f{u}".encode()).hexdigest()[:16] for u in uniq}
     return s.astype("str").map(digest).astype("str").where(s.notna())
 
+# %% ../nbs/03_logs.ipynb #f1d57791
 def default_salt() -> str:
     "The salt for `read_logs` when none is given: `$LLMOPS_NB_SALT`, else a fixed development value."
     return os.environ.get("LLMOPS_NB_SALT", "llmops-nb-dev-salt")
 
+# %% ../nbs/03_logs.ipynb #7027696f
 USER_KEYS = ("user", "user_id", "userId", "end_user", "enduser_id", "safety_identifier", "user_api_key_end_user_id",
              "user_api_key_user_id")
 _USER_JSON = re.compile(r'("(?:%s)"\s*:\s*)"(?:[^"\\]|\\.)*"' % "|".join(map(re.escape, USER_KEYS)))
@@ -252,6 +263,7 @@ def _fill(df: pd.DataFrame, col: str, value) -> None:
     s = _blank_to_na(df[col])
     df[col] = s.where(s.notna(), value)
 
+# %% ../nbs/03_logs.ipynb #dba1ccfe
 def finish(raw: pd.DataFrame, salt: str, defaults: dict|None = None) -> pd.DataFrame:
     "Shared normalisation of a raw frame: users hashed, finish reasons and tiers normalised, defaults filled."
     df = raw.copy()
@@ -269,6 +281,7 @@ def finish(raw: pd.DataFrame, salt: str, defaults: dict|None = None) -> pd.DataF
     _fill(df, "usage_source", "provider")
     return df
 
+# %% ../nbs/03_logs.ipynb #f5debc65
 def derive(typed: pd.DataFrame) -> pd.DataFrame:
     "Fill `duration_s` from the timestamps, `ts_end` from the duration, and `is_batch` from the service tier."
     span = (typed.ts_end - typed.ts_start).dt.total_seconds()
@@ -306,10 +319,12 @@ def empty_quarantine() -> pd.DataFrame:
     "An empty quarantine table."
     return pd.DataFrame({c: pd.Series(dtype=d) for c, d in _QDTYPES.items()})
 
+# %% ../nbs/03_logs.ipynb #fa756e97
 def _show(s: pd.Series) -> pd.Series:
     "Values as short text for messages."
     return s.astype("str").fillna("∅").str.slice(0, 60)
 
+# %% ../nbs/03_logs.ipynb #5df421a2
 def _check_reason(c: Check, d: pd.DataFrame) -> pd.Series:
     "Why each row of `d` breaks check `c`, with its values."
     v = _show(d[c.column])
@@ -320,6 +335,7 @@ def _check_reason(c: Check, d: pd.DataFrame) -> pd.Series:
     if c.kind == "pair_ge": return c.column + " = " + v + f" < {c.other} = " + _show(d[c.other])
     return pd.Series(f"{c.column}: {c.id}", index=d.index)
 
+# %% ../nbs/03_logs.ipynb #e2f2af26
 def _raw_text(raw: pd.DataFrame, cols=None) -> pd.Series:
     "The raw text of each row: its source line when kept, else its raw values (columns `cols`) as JSON; user ids redacted."
     text = raw["_raw"].map(lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes) else b) if "_raw" in raw else pd.Series(None, index=raw.index, dtype=object)
@@ -337,11 +353,13 @@ def _hash_sql(col: str) -> str:
     "SQL for the two 64-bit hashes of column `col`: DuckDB's `hash` of the value and of the value with a separator appended."
     return f"hash({col}) AS a, hash({col} || chr(31)) AS b"
 
+# %% ../nbs/03_logs.ipynb #277aaacb
 def hash_pairs(con, query: str) -> tuple[np.ndarray, np.ndarray]:
     "The two 64-bit hashes of column `k` of SQL `query`, run on DuckDB connection `con`."
     h = con.sql(f"SELECT {_hash_sql('k')} FROM ({query})").fetchnumpy()
     return np.asarray(h["a"], dtype=np.uint64), np.asarray(h["b"], dtype=np.uint64)
 
+# %% ../nbs/03_logs.ipynb #27fad8df
 def key_hashes(keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     "Two independent 64-bit hashes of each key, computed by DuckDB in one vectorised pass."
     con = _HASH_CON.get("con") or _HASH_CON.setdefault("con", duckdb.connect())
@@ -350,6 +368,7 @@ def key_hashes(keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     try: return hash_pairs(con, "SELECT k FROM _keys")
     finally: con.unregister("_keys")
 
+# %% ../nbs/03_logs.ipynb #30e5414a
 def _in_run(a: np.ndarray, b: np.ndarray, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
     "True where the pair (h1, h2) is in the run (`a` sorted, `b` aligned with it)."
     lo = np.searchsorted(a, h1, "left")
@@ -362,6 +381,7 @@ def _in_run(a: np.ndarray, b: np.ndarray, h1: np.ndarray, h2: np.ndarray) -> np.
     for i, l, r in zip(cand[~one], lo[cand[~one]], hi[~one]): hit[i] = bool((b[l:r] == h2[i]).any())  # equal first hashes: rare
     return hit
 
+# %% ../nbs/03_logs.ipynb #38fe954e
 class KeyIndex:
     "A set of string keys held as pairs of 64-bit hashes in sorted runs that merge as they grow (a small log-structured index)."
     def __init__(self): self.runs, self.n = [], 0
@@ -461,6 +481,7 @@ class RawBatch:
     messages: list = field(default_factory=list)  # notes such as ignored columns or skipped records
     missing_columns: tuple = ()  # required columns absent from the file
 
+# %% ../nbs/03_logs.ipynb #36476564
 @dataclass
 class Head:
     "The start of a file, for format detection: container kind, first record (JSON) or header (CSV)."
@@ -469,6 +490,7 @@ class Head:
     first: dict|None = None
     header: list|None = None
 
+# %% ../nbs/03_logs.ipynb #e7a14d60
 @dataclass(frozen=True)
 class Reader:
     "A registered log format: how to recognise it and how to read it."
@@ -478,6 +500,7 @@ class Reader:
     description: str = ""
     priority: int = 50  # sniffers run in increasing priority
 
+# %% ../nbs/03_logs.ipynb #28bc7513
 READERS: dict[str, Reader] = {}
 
 def register_reader(name: str,  # format name, used by `fmt=`
@@ -498,6 +521,7 @@ def _first_json_value(text: str):
     try: return json.JSONDecoder().raw_decode(text)[0]
     except ValueError: return None
 
+# %% ../nbs/03_logs.ipynb #255e843d
 def read_head(path, nbytes: int = HEAD_BYTES) -> Head:
     "Look at the start of `path`: which container it is and its first record or header."
     path = Path(path)
@@ -524,15 +548,18 @@ def read_head(path, nbytes: int = HEAD_BYTES) -> Head:
     line = text.split("\n", 1)[0]
     return Head(path, "csv", header=next(csv.reader([line]), []))
 
+# %% ../nbs/03_logs.ipynb #a78ea053
 def _unpage(doc: dict) -> dict:
     "The first record of an API page such as `{'data': [...], 'meta': ...}`, else `doc`."
     data = doc.get("data")
     return data[0] if isinstance(data, list) and data and isinstance(data[0], dict) and "resourceSpans" not in doc else doc
 
+# %% ../nbs/03_logs.ipynb #c8ccf53d
 def _read_text(path) -> str:
     "Whole file as text; undecodable bytes kept as surrogates so they can be found later."
     with _open(path) as f: return f.read().decode("utf-8", "surrogateescape").lstrip("\ufeff")
 
+# %% ../nbs/03_logs.ipynb #c48e6616
 def _whole_json(path) -> list:
     "Records of a whole-file JSON document: an array, an API page (`data`), or one object."
     doc = json.loads(_read_text(path))
@@ -547,6 +574,7 @@ def _unwrap(rec) -> dict:
     inner = rec.get("response")
     return inner if isinstance(inner, dict) and "body" not in inner and "status_code" not in inner else rec
 
+# %% ../nbs/03_logs.ipynb #46dceb5c
 def detect_format(path, head: Head|None = None) -> str:
     "The name of the registered format that recognises `path` (from its content, not its name)."
     head = head or read_head(path)
@@ -586,6 +614,7 @@ def _arrow_json(lines: list[bytes], data: bytes|None = None) -> pd.DataFrame:
     if tbl.num_rows != len(lines): raise ValueError("row count differs from line count")
     return tbl.to_pandas()
 
+# %% ../nbs/03_logs.ipynb #b770c63c
 def _json_line(line: bytes) -> tuple[dict|None, str]:
     "One JSON object from `line`, or None and why not."
     try: obj = json.loads(line)
@@ -593,6 +622,7 @@ def _json_line(line: bytes) -> tuple[dict|None, str]:
     if not isinstance(obj, dict): return None, f"a JSON {type(obj).__name__}, not an object"
     return obj, ""
 
+# %% ../nbs/03_logs.ipynb #ad80514e
 def _parse_native_lines(lines: list[bytes], max_stops: int = 8, data: bytes|None = None) -> tuple[pd.DataFrame, list]:
     "Parse native JSON lines (Arrow first, Python for the lines Arrow refuses): a frame with `_pos`, and rejects (pos, reason)."
     frames, slow, pos, stops, n = [], [], 0, 0, len(lines)
@@ -621,6 +651,7 @@ def _rejected(nums, lines, positions, rule: str, reasons) -> list:
     "Reject tuples (line number, rule, reason, raw text) for `positions` of a chunk."
     return [(int(nums[i]), rule, why, lines[i].decode("utf-8", "replace")) for i, why in zip(positions, reasons)]
 
+# %% ../nbs/03_logs.ipynb #1f4072c3
 def read_native_jsonl(path, head: Head|None = None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[RawBatch]:
     "Stream a native JSONL file (RequestLog column names, ISO 8601 timestamps) as raw batches."
     told = False
@@ -656,6 +687,7 @@ def _decode_column(arr: pa.Array) -> tuple[pd.Series, np.ndarray]:
         bad = [i for i, v in enumerate(vals) if v is not None and not _utf8(v)]
         return pd.Series([None if v is None else v.decode("utf-8", "replace") for v in vals], dtype="str"), np.array(bad, dtype=np.int64)
 
+# %% ../nbs/03_logs.ipynb #0649de86
 def _blank_fields(row: str, positions: list) -> str:
     "A CSV row's text with the fields at `positions` (raw user ids) emptied."
     if not positions: return row
@@ -665,11 +697,13 @@ def _blank_fields(row: str, positions: list) -> str:
     out = io.StringIO(); csv.writer(out, lineterminator="").writerow(fields)
     return out.getvalue()
 
+# %% ../nbs/03_logs.ipynb #50a81e0f
 def _utf8(b: bytes) -> bool:
     "Is `b` valid UTF-8?"
     try: b.decode("utf-8"); return True
     except UnicodeDecodeError: return False
 
+# %% ../nbs/03_logs.ipynb #7a852de6
 def iter_csv(path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[pd.DataFrame, list, int]]:
     "Stream a CSV file as (text frame with `_line`, rejects, bytes) chunks; every column is read as text."
     with _open(path) as f: header_line = f.readline().decode("utf-8", "replace").lstrip("\ufeff")
@@ -710,6 +744,7 @@ def iter_csv(path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[pd.DataFram
     if invalid: yield pd.DataFrame({n: pd.Series(dtype="str") for n in names}).assign(_line=pd.Series(dtype="int64")), \
         [(int(num or 0), "invalid_csv_row", "wrong number of fields", _blank_fields(txt, user_cols)) for num, txt in invalid], 0
 
+# %% ../nbs/03_logs.ipynb #b4736c65
 def read_native_csv(path, head: Head|None = None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[RawBatch]:
     "Stream a native CSV file (RequestLog column names in the header) as raw batches."
     told = False
@@ -719,6 +754,7 @@ def read_native_csv(path, head: Head|None = None, chunk_bytes: int = CHUNK_BYTES
         told = True
         yield RawBatch(frame, rejected, nbytes, messages, missing)
 
+# %% ../nbs/03_logs.ipynb #d5c14ae1
 def read_native_parquet(path, head: Head|None = None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[RawBatch]:
     "Stream a native Parquet file (RequestLog column names) as raw batches; `source_line` is the row number."
     pf = pq.ParquetFile(path)
@@ -765,6 +801,7 @@ def _json_records(path, head: Head, chunk_bytes: int) -> Iterator[tuple[list, np
                     for i, r in enumerate(part) if i not in goodset]
         yield [part[i] for i in good], np.array([s + i + 1 for i in good], dtype=np.int64), [raws[i] for i in good], rejected, size * len(part) // max(1, len(recs))
 
+# %% ../nbs/03_logs.ipynb #d1f3a2d3
 def _expand_json(flat: pd.DataFrame, cols) -> pd.DataFrame:
     "Expand columns holding JSON text (CSV exports) or dicts into dotted columns."
     for col in cols:
@@ -775,6 +812,7 @@ def _expand_json(flat: pd.DataFrame, cols) -> pd.DataFrame:
         flat = pd.concat([flat.drop(columns=col), sub.add_prefix(f"{col}.")], axis=1)
     return flat
 
+# %% ../nbs/03_logs.ipynb #228e9ca4
 def _loads(v: str):
     "JSON value of text `v` when it looks like JSON, else `v`."
     s = v.strip()
@@ -783,6 +821,7 @@ def _loads(v: str):
         except ValueError: return v
     return v
 
+# %% ../nbs/03_logs.ipynb #0af7cf85
 def iter_flat(path, head: Head, chunk_bytes: int = CHUNK_BYTES, json_cols=()) -> Iterator[tuple[pd.DataFrame, list, int]]:
     "Stream any JSON or CSV log file as flat frames (dotted column names) with `_line` and `_raw`."
     if head.container == "csv":
@@ -804,14 +843,17 @@ def _pick(flat: pd.DataFrame, *paths) -> pd.Series:
             out = s.astype(object) if out is None else out.where(out.notna(), s)
     return out if out is not None else pd.Series(None, index=flat.index, dtype=object)
 
+# %% ../nbs/03_logs.ipynb #beaab0c7
 def _or(s: pd.Series, value) -> pd.Series:
     "`s` with missing values replaced by `value` (a scalar or an aligned Series)."
     return s.astype(object).where(s.notna(), value)
 
+# %% ../nbs/03_logs.ipynb #e7005523
 def _num(s: pd.Series) -> pd.Series:
     "Numbers (float) from `s`; anything else is NaN."
     return pd.to_numeric(s.map(lambda v: v if not isinstance(v, (bool, dict, list)) else None), errors="coerce").astype("float64")
 
+# %% ../nbs/03_logs.ipynb #82f40bdb
 def _first_of(s: pd.Series, fn: Callable) -> pd.Series:
     "`fn(value)` for list values of `s`; None elsewhere or when `fn` fails."
     def get(v):
@@ -820,6 +862,7 @@ def _first_of(s: pd.Series, fn: Callable) -> pd.Series:
         except (KeyError, IndexError, TypeError, AttributeError): return None
     return pd.Series([get(v) for v in s], index=s.index, dtype=object)
 
+# %% ../nbs/03_logs.ipynb #a48450cd
 def _epoch(s: pd.Series) -> pd.Series:
     "Timestamps from Unix epoch numbers (seconds, or milliseconds/nanoseconds when that large); text left as is."
     num = _num(s)
@@ -859,6 +902,7 @@ def wrapper_meta(flat: pd.DataFrame) -> pd.DataFrame:
         if col in meta: meta[col] = _epoch(meta[col])
     return meta
 
+# %% ../nbs/03_logs.ipynb #2b85c3c2
 def _merge(meta: pd.DataFrame, provider: pd.DataFrame) -> pd.DataFrame:
     "Provider-derived columns with wrapper values winning where present."
     out = provider.copy()
@@ -871,12 +915,14 @@ def _getter(flat: pd.DataFrame, prefixes) -> Callable:
     "`g(*paths)`: `_pick` over `paths`, each tried under every prefix in turn."
     return lambda *paths: _pick(flat, *[p + x for x in paths for p in prefixes])
 
+# %% ../nbs/03_logs.ipynb #50ba6655
 def _responses_text(items: list) -> str|None:
     "The text of the message items in a Responses API `output` list."
     parts = [c.get("text") or "" for it in items if isinstance(it, dict) and it.get("type") == "message"
              for c in (it.get("content") or []) if isinstance(c, dict) and c.get("type") == "output_text"]
     return "".join(parts) or None
 
+# %% ../nbs/03_logs.ipynb #8c6775d5
 RESPONSES_STATUS = {"completed": "stop", "failed": "error", "cancelled": "cancelled"}
 
 def map_openai(flat: pd.DataFrame, prefixes=("response.", "")) -> pd.DataFrame:
@@ -903,6 +949,7 @@ def map_openai(flat: pd.DataFrame, prefixes=("response.", "")) -> pd.DataFrame:
         status_code=pd.Series(200.0, index=flat.index).where((rid.notna() | inp.notna()) & error.isna()),
         _user=g("user", "safety_identifier")), index=flat.index)
 
+# %% ../nbs/03_logs.ipynb #9776a2e2
 def map_openai_batch(flat: pd.DataFrame) -> pd.DataFrame:
     "RequestLog columns from OpenAI Batch API output lines `{id, custom_id, response: {status_code, request_id, body}, error}`."
     df = map_openai(flat, ("response.body.",))
@@ -923,6 +970,7 @@ def _text_blocks(blocks: list) -> str|None:
     "The text of the `text` content blocks of an Anthropic message."
     return "".join(b.get("text") or "" for b in blocks if isinstance(b, dict) and b.get("type") == "text") or None
 
+# %% ../nbs/03_logs.ipynb #730cb83d
 def map_anthropic(flat: pd.DataFrame, prefixes=("response.", "")) -> pd.DataFrame:
     "RequestLog columns from Anthropic Messages API responses (flat): input = uncached + cache write + cache read."
     g = _getter(flat, prefixes)
@@ -936,6 +984,7 @@ def map_anthropic(flat: pd.DataFrame, prefixes=("response.", "")) -> pd.DataFram
         output_tokens=_num(g("usage.output_tokens")), finish_reason=g("stop_reason"),
         output_text=_first_of(g("content"), _text_blocks), error_type=err, status_code=status), index=flat.index)
 
+# %% ../nbs/03_logs.ipynb #9d359be1
 def map_anthropic_batch(flat: pd.DataFrame) -> pd.DataFrame:
     "RequestLog columns from Anthropic Message Batches results lines `{custom_id, result: {type, message|error}}`."
     df = map_anthropic(flat, ("result.message.",))
@@ -952,6 +1001,7 @@ def _gemini_text(cands: list) -> str|None:
     parts = (cands[0].get("content") or {}).get("parts") or []
     return "".join(p.get("text") or "" for p in parts if isinstance(p, dict) and not p.get("thought")) or None
 
+# %% ../nbs/03_logs.ipynb #26a78ae2
 def map_gemini(flat: pd.DataFrame, prefixes=("response.", "")) -> pd.DataFrame:
     "RequestLog columns from Gemini `GenerateContentResponse` objects (flat): output = candidates + thoughts."
     g = _getter(flat, prefixes)
@@ -982,10 +1032,12 @@ def _otlp_value(v):
     if "kvlistValue" in v: return {kv.get("key"): _otlp_value(kv.get("value")) for kv in (v["kvlistValue"] or {}).get("values", [])}
     return None
 
+# %% ../nbs/03_logs.ipynb #fbe62a0d
 def _otlp_attrs(attrs) -> dict:
     "OTLP `attributes` (a list of {key, value}) as a dict."
     return {a.get("key"): _otlp_value(a.get("value")) for a in (attrs or []) if isinstance(a, dict)}
 
+# %% ../nbs/03_logs.ipynb #5544f701
 def otlp_spans(docs: list[dict]) -> list[dict]:
     "Every span of OTLP JSON documents as a flat dict: its attributes, `resource.*` attributes and `span.*` fields."
     out = []
@@ -1009,6 +1061,7 @@ def _nanos(s: pd.Series) -> pd.Series:
     ns = s.map(lambda v: int(v) if isinstance(v, (int, str)) and str(v).isdigit() else None)
     return pd.to_datetime(ns.astype("Int64"), unit="ns", utc=True)
 
+# %% ../nbs/03_logs.ipynb #6d757a26
 def map_otlp(spans: pd.DataFrame) -> pd.DataFrame:
     "RequestLog columns from flat GenAI spans; non-model-call spans are dropped."
     g = lambda *p: _pick(spans, *p)
@@ -1043,6 +1096,7 @@ def map_otlp(spans: pd.DataFrame) -> pd.DataFrame:
         **usage, **{d: g(d, f"llmops.{d}", f"app.{d}", f"org.{d}") for d in DIMENSIONS}), index=spans.index)
     return df[keep]
 
+# %% ../nbs/03_logs.ipynb #20c162ca
 def read_otlp(path, head: Head|None = None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[RawBatch]:
     "Stream the GenAI model-call spans of an OTLP JSON file (document or JSONL of documents) as raw batches."
     head = head or read_head(path)
@@ -1075,16 +1129,19 @@ def guess_provider(model: pd.Series) -> pd.Series:
     for prefix, name in reversed(MODEL_PROVIDERS): out[m.str.startswith(prefix).fillna(False)] = name
     return out
 
+# %% ../nbs/03_logs.ipynb #d33b26b6
 def _tags(s: pd.Series) -> pd.DataFrame:
     "`key:value` request tags as columns."
     rows = s.map(lambda v: dict(t.split(":", 1) for t in v if isinstance(t, str) and ":" in t) if isinstance(v, list) else {})
     return pd.DataFrame(rows.tolist(), index=s.index)
 
+# %% ../nbs/03_logs.ipynb #93d852ac
 def _seconds(a: pd.Series, b: pd.Series) -> pd.Series:
     "Seconds from timestamps `a` to `b` (text or datetimes); missing when either is."
     ta, tb = pd.to_datetime(_epoch(a), utc=True, errors="coerce", format="ISO8601"), pd.to_datetime(_epoch(b), utc=True, errors="coerce", format="ISO8601")
     return (tb - ta).dt.total_seconds()
 
+# %% ../nbs/03_logs.ipynb #85f8a489
 def map_litellm(flat: pd.DataFrame) -> pd.DataFrame:
     "RequestLog columns from LiteLLM proxy spend-log rows (JSON or CSV export)."
     g = lambda *p: _pick(flat, *p)
@@ -1126,6 +1183,7 @@ def _lf_key(c: str) -> str:
     head = head.replace("_", "").lower()
     return f"{head}.{rest}" if rest else head
 
+# %% ../nbs/03_logs.ipynb #26c648f1
 def _usage_part(key: str) -> tuple[str|None, str|None]:
     "Which side (input/output) a Langfuse usage key counts toward, and which RequestLog subset it feeds."
     k = key.lower()
@@ -1137,12 +1195,14 @@ def _usage_part(key: str) -> tuple[str|None, str|None]:
     if k.startswith(("output", "completion")): return "output", None
     return None, None
 
+# %% ../nbs/03_logs.ipynb #5f65210f
 def _sum_parts(f: pd.DataFrame, cols: list) -> pd.Series:
     "Row sums of numeric columns `cols`; missing when all are missing."
     if not cols: return pd.Series(np.nan, index=f.index)
     nums = pd.DataFrame({c: _num(f[c]) for c in cols})
     return nums.sum(axis=1, min_count=1)
 
+# %% ../nbs/03_logs.ipynb #ee1226cc
 def map_langfuse(flat: pd.DataFrame) -> pd.DataFrame:
     "RequestLog columns from Langfuse GENERATION observations; other observation types are dropped."
     f = flat.rename(columns=lambda c: c if c.startswith("_") else _lf_key(c))
@@ -1194,6 +1254,7 @@ def _after_mapping(frame: pd.DataFrame, messages: list) -> pd.DataFrame:
         messages.append(f"{int(missing.sum())} record(s) had no id; used a content-derived id (sha1:…)")
     return frame
 
+# %% ../nbs/03_logs.ipynb #a794d4db
 def provider_reader(mapper: Callable, json_cols=(), wrapped: bool = True) -> Callable:
     "A `read` function for a provider format from a mapper (flat frame → RequestLog columns)."
     def read(path, head: Head|None = None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[RawBatch]:
@@ -1213,10 +1274,12 @@ def _keys(head: Head) -> set:
     "Keys of the first record, or the CSV header."
     return set(head.first) if head.first else set(head.header or [])
 
+# %% ../nbs/03_logs.ipynb #7c97e467
 def _inner(head: Head) -> dict:
     "The provider object of the first record (unwrapped)."
     return _unwrap(head.first) if head.first else {}
 
+# %% ../nbs/03_logs.ipynb #ca56d3a1
 _PROVIDER_KEYS = {"usage", "usageMetadata", "resourceSpans", "choices", "response", "result", "call_type", "spend", "custom_id"}
 
 def _is_native(head: Head) -> bool:
@@ -1224,11 +1287,13 @@ def _is_native(head: Head) -> bool:
     keys = _keys(head)
     return len(keys & set(COLUMN_NAMES)) >= 3 and not keys & _PROVIDER_KEYS
 
+# %% ../nbs/03_logs.ipynb #31ca992e
 def _is_langfuse(head: Head) -> bool:
     "Langfuse observations: start time plus trace id or observation type, and no LiteLLM keys."
     keys = {_lf_key(k) for k in _keys(head)}
     return "starttime" in keys and bool(keys & {"traceid", "type"}) and "calltype" not in keys
 
+# %% ../nbs/03_logs.ipynb #1a409143
 def _is_openai(head: Head) -> bool:
     "OpenAI response objects: a known `object`, `choices`, or OpenAI-shaped usage."
     inner = _inner(head)
@@ -1236,6 +1301,7 @@ def _is_openai(head: Head) -> bool:
     return (inner.get("object") in ("chat.completion", "response", "list", "text_completion") or "choices" in inner
             or bool(set(usage) & {"prompt_tokens", "input_tokens_details", "completion_tokens"}))
 
+# %% ../nbs/03_logs.ipynb #e4b2d93a
 def _is_anthropic(head: Head) -> bool:
     "Anthropic Messages objects (or Anthropic error objects)."
     inner = _inner(head)
@@ -1243,6 +1309,7 @@ def _is_anthropic(head: Head) -> bool:
     return (inner.get("type") == "message" or str(inner.get("id", "")).startswith("msg_")
             or (inner.get("type") == "error" and str(err.get("type", "")).endswith("_error")))
 
+# %% ../nbs/03_logs.ipynb #01e1961c
 _SNIFF = dict(
     parquet=lambda h: h.container == "parquet",
     otlp=lambda h: bool(h.first) and "resourceSpans" in h.first,
@@ -1265,6 +1332,7 @@ def _read_native_json(path, head: Head|None = None, chunk_bytes: int = CHUNK_BYT
         frame, missing = _native(flat)
         yield RawBatch(frame, rejected, nbytes, [], missing)
 
+# %% ../nbs/03_logs.ipynb #9d0e10eb
 for _name, _read, _desc, _prio in (
     ("parquet", read_native_parquet, "the toolkit's own Parquet (RequestLog columns)", 1),
     ("otlp", read_otlp, "OpenTelemetry GenAI spans, OTLP JSON (document or JSONL)", 10),
@@ -1309,6 +1377,7 @@ class LoadResult:
         return (f"LoadResult({self.file or '?'} [{self.format or '?'}]: {self.ingested:,} ingested = "
                 f"{len(self.valid):,} valid + {len(self.quarantine):,} quarantined)")
 
+# %% ../nbs/03_logs.ipynb #5ee410f1
 def _rejects_frame(rejected: list, source: str, fmt: str) -> pd.DataFrame:
     "Quarantine rows for records rejected while parsing."
     if not rejected: return empty_quarantine()
@@ -1334,6 +1403,7 @@ def _check_batch(batch: RawBatch, source: str, fmt: str, salt: str, defaults, ch
     return LoadResult(valid.reset_index(drop=True), quarantine, source, fmt, messages, batch.nbytes,
                       masks.sum().rename("rows"), typed)
 
+# %% ../nbs/03_logs.ipynb #81f1c3d7
 def _resolve(path, fmt: str|None) -> tuple[Path, Head, str]:
     "Check that `path` exists and find its format."
     path = Path(path)
@@ -1345,6 +1415,7 @@ def _resolve(path, fmt: str|None) -> tuple[Path, Head, str]:
     if fmt not in READERS: raise LogFormatError(path, f"unknown format {fmt!r}; known formats: {', '.join(sorted(READERS))}", rule="unknown_format")
     return path, head, fmt
 
+# %% ../nbs/03_logs.ipynb #48dd76d0
 def iter_logs(path,  # a log file (gzip allowed)
               fmt: str|None = None,  # format name (see `formats_table`); None = detect from the content
               chunk_bytes: int = CHUNK_BYTES,  # about how many bytes to read per chunk
@@ -1369,6 +1440,7 @@ def iter_logs(path,  # a log file (gzip allowed)
     except (OSError, ValueError, pa.ArrowException) as e:
         raise LogReadError(path, f"cannot read as {fmt}: {e}", rule="unreadable") from None
 
+# %% ../nbs/03_logs.ipynb #8407b856
 def read_logs(path,  # a log file (gzip allowed)
               fmt: str|None = None,  # format name; None = detect from the content
               chunk_bytes: int = CHUNK_BYTES,  # about how many bytes to read per chunk
@@ -1385,6 +1457,7 @@ def read_logs(path,  # a log file (gzip allowed)
     messages = list(dict.fromkeys(m for p in parts for m in p.messages))
     return LoadResult(valid, quarantine, parts[0].file, parts[0].format, messages, sum(p.nbytes for p in parts), violations)
 
+# %% ../nbs/03_logs.ipynb #438beb25
 def validate_requests(df: pd.DataFrame, source: str = "memory", salt: str|None = None, now=None) -> LoadResult:
     "Validate an in-memory frame with RequestLog column names (raw values allowed) like a file would be."
     frame, missing = _native(df.assign(_line=np.arange(1, len(df) + 1)))
@@ -1400,10 +1473,12 @@ def _settings(workspace) -> Settings:
     if p.is_dir() and not (p / "settings.ini").exists(): return Settings(root=p.resolve(), source="(defaults)")
     return load_settings(p)
 
+# %% ../nbs/03_logs.ipynb #d034703c
 def store_dir(workspace) -> Path:
     "The store folder of `workspace`."
     return _settings(workspace).path("store")
 
+# %% ../nbs/03_logs.ipynb #3575f879
 def workspace_salt(workspace) -> str:
     "The workspace's secret salt for pseudonymising users (`$LLMOPS_NB_SALT`, else `<store>/salt`, created once)."
     if os.environ.get("LLMOPS_NB_SALT"): return os.environ["LLMOPS_NB_SALT"]
@@ -1413,6 +1488,7 @@ def workspace_salt(workspace) -> str:
         p.write_text(secrets.token_hex(16) + "\n")
     return p.read_text().strip()
 
+# %% ../nbs/03_logs.ipynb #2acc55b1
 def _arrow_schema() -> pa.Schema:
     "The Arrow schema of stored RequestLog Parquet files."
     kind = {"timestamp": pa.timestamp("us", tz="UTC"), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(),
@@ -1427,6 +1503,7 @@ def _parquet_glob(root: Path) -> str|None:
     "A DuckDB glob for the Parquet files under `root`, or None when there are none."
     return str(root / "**" / "*.parquet") if root.exists() and any(root.rglob("*.parquet")) else None
 
+# %% ../nbs/03_logs.ipynb #a6ee2186
 def _write_requests(df: pd.DataFrame, root: Path, tag: str) -> int:
     "Append valid rows to `root/month=YYYY-MM/part-<tag>.parquet`; returns rows written."
     if df.empty: return 0
@@ -1438,6 +1515,7 @@ def _write_requests(df: pd.DataFrame, root: Path, tag: str) -> int:
                        out / f"part-{tag}.parquet")
     return len(df)
 
+# %% ../nbs/03_logs.ipynb #8a2741f9
 def _write_quarantine(q: pd.DataFrame, root: Path, tag: str, load_id: str, at: pd.Timestamp) -> int:
     "Append quarantined rows to `root/part-<tag>.parquet`."
     if q.empty: return 0
@@ -1446,6 +1524,7 @@ def _write_quarantine(q: pd.DataFrame, root: Path, tag: str, load_id: str, at: p
     pq.write_table(tbl, root / f"part-{tag}.parquet")
     return len(q)
 
+# %% ../nbs/03_logs.ipynb #33b8711f
 class _StoreIndex:
     "Request ids and quarantine keys already in the store when a load starts, as `KeyIndex`es."
     def __init__(self, store: Path):
@@ -1463,7 +1542,6 @@ class _StoreIndex:
     def new_quarantine(self, keys: pd.Series) -> np.ndarray:
         "True where a quarantine key (file|line|rule) is not recorded yet; the new ones are added."
         return self.qkeys.add_new(keys)
-
 
 # %% ../nbs/03_logs.ipynb #d5a231e2
 @dataclass
@@ -1535,6 +1613,7 @@ def _expand(paths) -> list[Path]:
         else: out.append(p)
     return out
 
+# %% ../nbs/03_logs.ipynb #8e428a3d
 def _sha256(path: Path) -> str:
     "SHA-256 of a file, streamed."
     h = hashlib.sha256()
@@ -1542,12 +1621,14 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
     return h.hexdigest()
 
+# %% ../nbs/03_logs.ipynb #c307bf5f
 def _source_name(path: Path, root: Path) -> str:
     "How a file is named in lineage: relative to the workspace when inside it, else absolute."
     p = path.resolve()
     try: return p.relative_to(root.resolve()).as_posix()
     except ValueError: return p.as_posix()
 
+# %% ../nbs/03_logs.ipynb #6a5c769d
 class _GxBatches:
     "Collects checked chunks (text columns left out) and runs the GX suite once per `max_rows`, not once per chunk."
     def __init__(self, checks, max_rows: int = 1_000_000): self.checks, self.max_rows, self.buf, self.parts, self.seconds = checks, max_rows, [], [], 0.0
@@ -1563,6 +1644,7 @@ class _GxBatches:
         self.parts.append(run_gx(pd.concat(self.buf, ignore_index=True), self.checks))
         self.buf, self.seconds = [], self.seconds + time.perf_counter() - t0
 
+# %% ../nbs/03_logs.ipynb #745e06f9
 def _sum_gx(parts: list[pd.DataFrame]) -> pd.DataFrame|None:
     "GX results of several chunks summed per expectation (percent = unexpected / rows)."
     parts = [p for p in parts if len(p)]
@@ -1637,6 +1719,7 @@ def ingest(paths,  # a file, a folder (its log files, recursively) or a list of 
     _append_log(store, summary, at)
     return summary
 
+# %% ../nbs/03_logs.ipynb #4492ce4b
 def _append_gx(store: Path, summary: IngestSummary, at: pd.Timestamp) -> None:
     "Append this load's GX results to `<store>/gx_results.jsonl` (one line per expectation)."
     if summary.gx is None: return
@@ -1644,6 +1727,7 @@ def _append_gx(store: Path, summary: IngestSummary, at: pd.Timestamp) -> None:
         for r in json.loads(summary.gx.to_json(orient="records")):
             f.write(json.dumps(dict(load_id=summary.load_id, loaded_at=at.isoformat(), **r), ensure_ascii=False) + "\n")
 
+# %% ../nbs/03_logs.ipynb #1ce18fd6
 def _append_log(store: Path, summary: IngestSummary, at: pd.Timestamp) -> None:
     "Append one line per file of this load to `<store>/ingest_log.jsonl`."
     store.mkdir(parents=True, exist_ok=True)
@@ -1660,6 +1744,7 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     dt = requestlog_dtypes()
     return df.astype({c: dt[c] for c in df.columns if c in dt})
 
+# %% ../nbs/03_logs.ipynb #30cd1641
 def _where(period, start, end, use_cases=None, service_names=None) -> tuple[str, list]:
     "SQL filter and parameters for a month, a time range, and/or use cases or services."
     conds, params = [], []
@@ -1676,6 +1761,7 @@ def _where(period, start, end, use_cases=None, service_names=None) -> tuple[str,
             conds.append(f"ts_start {op} ?"); params.append((ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime())
     return (" WHERE " + " AND ".join(conds)) if conds else "", params
 
+# %% ../nbs/03_logs.ipynb #f4371f82
 def load_requests(workspace,  # a `Settings`, a workspace folder or its settings.ini
                   period: str|None = None,  # one month 'YYYY-MM' (by ts_start, UTC); None = all
                   start=None,  # earliest ts_start (inclusive); a date or timestamp, naive = UTC
@@ -1701,6 +1787,7 @@ def load_requests(workspace,  # a `Settings`, a workspace folder or its settings
                       f"{where} ORDER BY {order}", params=params).to_arrow_table()
     return _typed(tbl.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get))
 
+# %% ../nbs/03_logs.ipynb #9efd702f
 def load_quarantine(workspace) -> pd.DataFrame:
     "Every quarantined row in the store: file, line, format, rule, reason, request_id, ts_start, raw, load_id, ingested_at."
     g = _parquet_glob(store_dir(workspace) / "quarantine")
@@ -1710,6 +1797,7 @@ def load_quarantine(workspace) -> pd.DataFrame:
         df = con.sql(f"SELECT * FROM read_parquet('{g}') ORDER BY source_file, source_line, rule").to_arrow_table().to_pandas()
     return df.astype({**_QDTYPES, "load_id": "str"})
 
+# %% ../nbs/03_logs.ipynb #505bbbae
 def load_gx_results(workspace) -> pd.DataFrame:
     "Great Expectations results of every load with `gx=True`: load_id, loaded_at, check, expectation, counts."
     p = store_dir(workspace) / "gx_results.jsonl"
@@ -1717,6 +1805,7 @@ def load_gx_results(workspace) -> pd.DataFrame:
                                                      "element_count", "unexpected_count", "unexpected_percent"])
     return pd.read_json(p, lines=True, dtype={"load_id": str})
 
+# %% ../nbs/03_logs.ipynb #56916717
 def load_ingest_log(workspace) -> pd.DataFrame:
     "The ingest log: one row per file per load (counts, sha256, format, error)."
     p = store_dir(workspace) / "ingest_log.jsonl"

@@ -35,17 +35,21 @@ FLAGS = ("trains_models", "uses_llm", "uses_rag", "fine_tunes", "real_time", "cu
 class BankError(ValueError):
     "A question bank that breaks the schema or a cross-field rule; the message names file, line and rule."
 
+# %% ../nbs/30_maturity.ipynb #b979b08f
 class AssessmentError(ValueError):
     "An assessment document that breaks its schema or refers to unknown items; the message names file, line and rule."
 
+# %% ../nbs/30_maturity.ipynb #40935605
 def bank_dir():
     "The package folder holding the built-in banks and the JSON Schemas."
     return resources.files("llmops_nb") / "data" / "maturity"
 
+# %% ../nbs/30_maturity.ipynb #d4026412
 def builtin_banks() -> list[str]:
     "Ids of the built-in banks (their file stems)."
     return sorted(p.name[:-5] for p in bank_dir().iterdir() if p.name.endswith(".yaml"))
 
+# %% ../nbs/30_maturity.ipynb #13b26833
 @cache
 def _schema(name: str) -> dict:
     "A JSON Schema shipped in the package data."
@@ -58,6 +62,7 @@ def yaml_line(text: str, path) -> int|None:
     try: return node_line(yaml.compose(text), path)
     except yaml.YAMLError: return None
 
+# %% ../nbs/30_maturity.ipynb #29a08999
 def _where(path) -> str:
     "A JSON path as text: items[3].text.en"
     out = ""
@@ -76,6 +81,7 @@ def _schema_errors(doc: dict, schema: dict, text: str|None, fname: str, exc) -> 
     more = f" … and {len(errs) - 5} more" if len(errs) > 5 else ""
     raise exc("; ".join(lines) + more)
 
+# %% ../nbs/30_maturity.ipynb #26487525
 def _bank_rules(doc: dict) -> list[tuple[list, str]]:
     "Cross-field problems of a schema-valid bank, as (path, message) pairs."
     out, b = [], doc["bank"]
@@ -99,6 +105,7 @@ def _bank_rules(doc: dict) -> list[tuple[list, str]]:
         if s not in dims: out.append((["mature_sections", i], f"unknown dimension {s!r}"))
     return out
 
+# %% ../nbs/30_maturity.ipynb #965b3ea5
 def validate_bank_doc(doc, text: str|None = None, fname: str = "<bank>") -> dict:
     "Return `doc` if it is a valid bank, else raise BankError naming file, line and rule."
     if not isinstance(doc, dict): raise BankError(f"{fname}:1: a bank must be a mapping (rule: type)")
@@ -112,6 +119,7 @@ def _tx(d: dict, key: str, name: str) -> dict:
     "Columns name_ja/name_en from the bilingual text `d[key]`."
     return {f"{name}_ja": d[key]["ja"], f"{name}_en": d[key]["en"]}
 
+# %% ../nbs/30_maturity.ipynb #4f24aa95
 @dataclass
 class Bank:
     "A validated question bank with its levels, dimensions and items as DataFrames."
@@ -144,6 +152,7 @@ class Bank:
 
     def __repr__(self): return f"Bank({self.id!r} v{self.version}: {len(self.dimensions)} dimensions, {len(self.items)} items)"
 
+# %% ../nbs/30_maturity.ipynb #b840669e
 def _bank_from_doc(doc: dict, source: str = "") -> Bank:
     "Build the Bank frames from a validated document."
     b = doc["bank"]
@@ -169,6 +178,7 @@ def _read_yaml(path: Path, exc=BankError):
         mark = getattr(e, "problem_mark", None)
         raise exc(f"{path}:{mark.line + 1 if mark else '?'}: not valid YAML: {getattr(e, 'problem', e)} (rule: syntax)") from None
 
+# %% ../nbs/30_maturity.ipynb #456a309c
 @cache
 def _builtin(name: str) -> Bank:
     "A built-in bank, parsed and validated once."
@@ -176,6 +186,7 @@ def _builtin(name: str) -> Bank:
     doc, text = _read_yaml(p)
     return _bank_from_doc(validate_bank_doc(doc, text, str(p)), str(p))
 
+# %% ../nbs/30_maturity.ipynb #728ff30b
 def load_bank(src) -> Bank:
     "A validated Bank from a built-in id, a YAML path, a document (dict) or a Bank."
     if isinstance(src, Bank): return src
@@ -188,11 +199,13 @@ def load_bank(src) -> Bank:
     doc, text = _read_yaml(p)
     return _bank_from_doc(validate_bank_doc(doc, text, str(p)), str(p))
 
+# %% ../nbs/30_maturity.ipynb #175744da
 def bank_items(banks) -> pd.DataFrame:
     "All items of `banks` (a dict or list of Banks) in one frame."
     banks = list(banks.values()) if isinstance(banks, dict) else list(banks)
     return pd.concat([b.items for b in banks], ignore_index=True)
 
+# %% ../nbs/30_maturity.ipynb #b6c2e2d4
 def bank_dimensions(banks) -> pd.DataFrame:
     "All dimensions of `banks`, with each bank's floor and default target."
     banks = list(banks.values()) if isinstance(banks, dict) else list(banks)
@@ -311,6 +324,7 @@ def new_assessment(id: str,  # unique id, e.g. "acme-2026-Q3"
                 scope=dict(kind=scope_kind, name=scope_name), banks={b.id: b.version for b in bs},
                 profile=dict(profile or {}), respondents=[dict(r) for r in respondents], answers=[], targets=dict(targets or {}))
 
+# %% ../nbs/30_maturity.ipynb #6899decc
 def set_answer(doc: dict, item: str, value, respondent: str = "r1", evidence: str = "", confidence: str = "", note: str = "") -> dict:
     "Record (or replace) `respondent`'s answer to `item` in `doc`; returns `doc`."
     if respondent not in {r["id"] for r in doc["respondents"]}: doc["respondents"].append({"id": respondent})
@@ -334,6 +348,7 @@ def resolve_banks(doc: dict, workspace=None) -> dict[str, Bank]:
                                     f"({', '.join(builtin_banks())}) nor in {local or 'a workspace (none given)'}")
     return out
 
+# %% ../nbs/30_maturity.ipynb #ce0d04e3
 def validate_assessment(doc, banks: dict|None = None, text: str|None = None, fname: str = "<assessment>") -> dict:
     "Return `doc` if it is a valid assessment (against `banks` when given), else raise AssessmentError."
     if not isinstance(doc, dict): raise AssessmentError(f"{fname}:1: an assessment must be a JSON object (rule: type)")
@@ -353,6 +368,7 @@ def validate_assessment(doc, banks: dict|None = None, text: str|None = None, fna
         seen.add((a["item"], a["respondent"]))
     return doc
 
+# %% ../nbs/30_maturity.ipynb #d80e8c25
 def load_assessment(path, workspace=None) -> dict:
     "Read and validate an assessment JSON file (against its banks)."
     p = Path(path)
@@ -387,6 +403,7 @@ def applies(applies_if: pd.Series, profile: dict|None) -> pd.Series:
     off = {f for f, v in (profile or {}).items() if v is False}
     return applies_if.map(lambda flags: not (set(flags) & off)).astype(bool)
 
+# %% ../nbs/30_maturity.ipynb #77629a91
 def band_level(score, levels: pd.DataFrame):
     "Level of the half-open score band [min_score, next min_score) holding `score` (NaN stays NaN)."
     mins, lv = levels.min_score.to_numpy(float), levels.level.to_numpy(float)
@@ -433,6 +450,7 @@ def _gate(x: pd.DataFrame, met: str) -> pd.Series:
     lv["ok"] = lv.groupby("dimension").ok.cummin()
     return lv[lv.ok].groupby("dimension")["level"].max()
 
+# %% ../nbs/30_maturity.ipynb #1c626cf2
 def score_dimensions(items: pd.DataFrame, banks: dict) -> pd.DataFrame:
     "One row per dimension: score, proven score, gated level, proven level, band level, coverage, counts."
     dims = bank_dimensions(banks)
@@ -503,6 +521,7 @@ class MaturityScore:
         "The row of one dimension ('mlops.people')."
         return self.dimensions.set_index("dimension").loc[dimension]
 
+# %% ../nbs/30_maturity.ipynb #561f9a71
 def score_assessment(doc: dict, banks: dict|None = None, workspace=None, met_at: float = MET_AT,
                      claim_at: float = CLAIM_AT, disagree_at: float = DISAGREE_AT, validate: bool = True) -> MaturityScore:
     "Score assessment `doc` against `banks` (default: the banks it names); `validate=False` only for documents built by `set_answer`."
@@ -527,6 +546,7 @@ def targets_for(score: MaturityScore, targets=None) -> pd.Series:
             else: raise AssessmentError(f"target for unknown dimension or bank {k!r}")
     return out
 
+# %% ../nbs/30_maturity.ipynb #812fe4e1
 def gaps(score: MaturityScore, targets=None) -> pd.DataFrame:
     "Per applicable dimension: current gated level, target, gap and the next level that has items."
     d = score.dimensions[score.dimensions.level.notna()].copy()
@@ -539,6 +559,7 @@ def gaps(score: MaturityScore, targets=None) -> pd.DataFrame:
     return d[["bank", "dimension", "dim", "name_ja", "name_en", "order", "bank_order", "score", "level", "proven_level",
               "target", "gap", "next_level"]].reset_index(drop=True)
 
+# %% ../nbs/30_maturity.ipynb #7dd2fdf9
 def roadmap(score: MaturityScore, targets=None, start=None, horizons=(30, 60, 90)) -> pd.DataFrame:
     "Actions from the failing items of each dimension's next level, ranked by weight × gap, in 30/60/90-day horizons."
     g = gaps(score, targets)
@@ -574,12 +595,15 @@ def assessments_dir(workspace) -> Path:
     ws = Path(workspace)
     return load_settings(ws).path("assessments") if (ws / "settings.ini").exists() else (ws / "assessments").resolve()
 
+# %% ../nbs/30_maturity.ipynb #6810ddbb
 def _slug(s: str) -> str:
     "File-name-safe slug of `s` (ASCII letters, digits, dashes); 'x' when nothing is left."
     return re.sub(r"[^A-Za-z0-9]+", "-", s).strip("-").lower()[:40] or "x"
 
+# %% ../nbs/30_maturity.ipynb #1ca5073a
 def _sha256(b: bytes) -> str: return hashlib.sha256(b).hexdigest()
 
+# %% ../nbs/30_maturity.ipynb #34e65e13
 def save_assessment(doc: dict, workspace, stored_at: str|None = None) -> Path:
     "Store `doc` under the workspace's assessments/ (append-only) and index it; returns the file."
     banks = resolve_banks(doc, workspace)
@@ -598,6 +622,7 @@ def save_assessment(doc: dict, workspace, stored_at: str|None = None) -> Path:
     with open(folder / "index.jsonl", "a", encoding="utf-8") as f: f.write(json.dumps(entry, ensure_ascii=False) + "\n")
     return p
 
+# %% ../nbs/30_maturity.ipynb #4a0df249
 def assessment_index(workspace) -> pd.DataFrame:
     "The stored assessments, oldest first, with `intact` = the file still matches its recorded sha256."
     f = assessments_dir(workspace) / "index.jsonl"
@@ -610,11 +635,13 @@ def assessment_index(workspace) -> pd.DataFrame:
     df["intact"] = [p.exists() and _sha256(p.read_bytes()) == h for p, h in zip(df.path, df.sha256)]
     return df.sort_values(["assessed_at", "stored_at"], kind="stable").reset_index(drop=True)[cols]
 
+# %% ../nbs/30_maturity.ipynb #1427f538
 def history(workspace, scope: str|None = None) -> pd.DataFrame:
     "The index restricted to one scope name (all when None)."
     idx = assessment_index(workspace)
     return idx if scope is None else idx[idx.scope_name.eq(scope)].reset_index(drop=True)
 
+# %% ../nbs/30_maturity.ipynb #2fa77e93
 def previous_assessment(workspace, doc: dict) -> Path|None:
     "The stored assessment of the same scope just before `doc` (None when it is the first)."
     h = history(workspace, doc["scope"]["name"])
@@ -631,6 +658,7 @@ def trend(workspace, scope: str|None = None) -> pd.DataFrame:
     cols = ["assessed_at", "period", "id", "bank", "dimension", "name_ja", "name_en", "score", "level", "proven_level", "coverage"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 
+# %% ../nbs/30_maturity.ipynb #1f88142d
 @dataclass
 class Comparison:
     "Two assessments side by side."
@@ -641,6 +669,7 @@ class Comparison:
     a: dict  # meta of the earlier assessment
     b: dict  # meta of the later assessment
 
+# %% ../nbs/30_maturity.ipynb #9dcf2802
 def compare(a: MaturityScore, b: MaturityScore) -> Comparison:
     "Per-dimension and per-bank deltas from `a` to `b`, and the gaps resolved and opened."
     cols = ["score", "proven_score", "level", "proven_level", "coverage"]
@@ -668,6 +697,7 @@ def _plain(x):
     if isinstance(x, float) and not math.isfinite(x): return None
     return x
 
+# %% ../nbs/30_maturity.ipynb #62b91364
 def score_dict(score: MaturityScore, roadmap_df: pd.DataFrame|None = None) -> dict:
     "The scored assessment (and roadmap) as a JSON-ready dict."
     items = score.items.drop(columns=["text_ja", "text_en", "help_ja", "help_en", "hint_ja", "hint_en"])
@@ -677,6 +707,7 @@ def score_dict(score: MaturityScore, roadmap_df: pd.DataFrame|None = None) -> di
     if roadmap_df is not None: out["roadmap"] = roadmap_df
     return _plain(out)
 
+# %% ../nbs/30_maturity.ipynb #b41dd4c0
 def export_json(score: MaturityScore, path, roadmap_df: pd.DataFrame|None = None) -> Path:
     "Write the scored assessment (and roadmap) as JSON to `path`."
     p = Path(path); p.parent.mkdir(parents=True, exist_ok=True)
@@ -705,6 +736,7 @@ def _sheet(df: pd.DataFrame, locale: str) -> pd.DataFrame:
             df[c] = df[c].map(lambda v: role_names(v, locale) if c == "roles" else ", ".join(v))
     return df.rename(columns={c: t(_XL[c], locale) if c in _XL else c for c in df.columns})
 
+# %% ../nbs/30_maturity.ipynb #b3188634
 def export_excel(score: MaturityScore, path, roadmap_df: pd.DataFrame|None = None, locale: str = "ja") -> Path:
     "Write summary, dimensions, items, roadmap and evidence sheets to an .xlsx file at `path`."
     check_locale(locale)
@@ -738,6 +770,7 @@ def _read_sheet(path: Path, sheet) -> pd.DataFrame:
     df.columns = [str(c).strip().lower() for c in df.columns]
     return df.apply(lambda s: s.astype(str).str.strip())
 
+# %% ../nbs/30_maturity.ipynb #0c50dca4
 def _section_ids(names: list[str]) -> dict[str, str]:
     "A unique, schema-safe id for each section name."
     out, used = {}, set()
@@ -748,6 +781,7 @@ def _section_ids(names: list[str]) -> dict[str, str]:
         out[n] = s; used.add(s)
     return out
 
+# %% ../nbs/30_maturity.ipynb #fd939dab
 def import_statement_bank(path,  # .xlsx or .csv with section and statement columns
                           bank_id: str = "external",  # id of the new bank (item ids start with it)
                           title: str = "",  # title; defaults to the file name
@@ -799,6 +833,7 @@ def import_statement_bank(path,  # .xlsx or .csv with section and statement colu
                items=items)
     return _bank_from_doc(validate_bank_doc(doc, fname=str(p)), str(p))
 
+# %% ../nbs/30_maturity.ipynb #b9925a56
 def save_bank(bank: Bank, workspace) -> Path:
     "Keep an imported bank in the workspace (`assessments/banks/<id>.yaml`) so assessments can name it."
     import yaml
@@ -816,6 +851,7 @@ class StatementVerdict:
     mature: bool  # every chosen section all yes
     failing: pd.DataFrame  # statements of chosen sections not yet yes
 
+# %% ../nbs/30_maturity.ipynb #f4fad546
 def statement_verdict(score: MaturityScore, bank_id: str) -> StatementVerdict:
     "Apply bank `bank_id`'s rule (mature when every statement of its chosen sections is yes) to `score`."
     b = score.banks[bank_id]
@@ -901,6 +937,7 @@ class UseCase:
             raise ValueError(f"{self.name}: unknown task(s) {bad}; allowed: {', '.join(PREDICTIVE_TASKS + GENERATIVE_TASKS)}")
         if self.risk not in ("low", "medium", "high"): raise ValueError(f"{self.name}: risk must be low, medium or high")
 
+# %% ../nbs/30_maturity.ipynb #a60dae94
 @dataclass
 class Advice:
     "A recommendation with its reasons (label keys and their fields) and the dimensions to work on first."
@@ -937,6 +974,7 @@ def select_ops(uc: UseCase) -> Advice:
         focus += (["llmops.safety"] if llm else []) + ["governance.human_centric", "governance.accountability"]
     return Advice(choice, reasons, list(dict.fromkeys(focus)))
 
+# %% ../nbs/30_maturity.ipynb #323f3b28
 def build_or_buy(level: float,  # current gated level (overall, or of the relevant bank), 0–4
                  monthly_requests: int = 0,  # expected calls per month
                  differentiating: bool = False,  # the capability is core to the business
@@ -1019,6 +1057,7 @@ def _demo_doc(quarter: int, assessed_at: str, period: str, rng, org: str = "Demo
             set_answer(doc, it, v, r["id"], evidence=ev, confidence=("high" if ev and v == 4 else "medium" if ev else ""))
     return doc
 
+# %% ../nbs/30_maturity.ipynb #a299b987
 def write_demo_assessments(workspace, seed: int = 42) -> list[Path]:
     "Write the demo company's 2026-Q2 and 2026-Q3 assessments to `<workspace>/assessments/` (append-only store)."
     from llmops_nb.config import load_settings
@@ -1040,6 +1079,7 @@ def _period_end(period: str) -> str|None:
     else: raise AssessmentError(f"period {period!r}: use a month YYYY-MM or a quarter YYYY-Qn")
     return (date(y + mo // 12, mo % 12 + 1, 1) - timedelta(days=1)).isoformat()
 
+# %% ../nbs/30_maturity.ipynb #2f31af9c
 def pick_assessment(workspace, period: str = "", assessment: str = "") -> Path:
     "The assessment file to report on: `assessment` if given, else the latest stored one on or before `period`'s end."
     if assessment:
@@ -1053,6 +1093,7 @@ def pick_assessment(workspace, period: str = "", assessment: str = "") -> Path:
                                       + "; answer one with the MaturityAssessment app or run `llmops-nb assess demo WORKSPACE`")
     return Path(h.path.iloc[-1])
 
+# %% ../nbs/30_maturity.ipynb #661f2d90
 @dataclass
 class MaturityReport:
     "Everything the leadership report shows."
@@ -1064,6 +1105,7 @@ class MaturityReport:
     comparison: Comparison|None  # previous → current
     selection: pd.DataFrame  # selection guide for the assessment's use cases (may be empty)
 
+# %% ../nbs/30_maturity.ipynb #57330feb
 def maturity_report(workspace, period: str = "", assessment: str = "", previous: str = "", locale: str = "ja",
                     targets=None) -> MaturityReport:
     "Load, score, plan and compare for the leadership report."
@@ -1087,6 +1129,7 @@ def _fmt_dims(score: MaturityScore, locale: str) -> str:
                      f"{fmt_pct(r.coverage):>8}  weakest: {r.weakest}")
     return "\n".join(lines)
 
+# %% ../nbs/30_maturity.ipynb #df14436a
 def cli_assess(argv: list[str]|None = None) -> int:
     "`llmops-nb assess …`: score, roadmap, compare, import-bank, validate-bank, demo. Returns the exit code."
     ap = argparse.ArgumentParser(prog="llmops-nb assess", description="Maturity assessments: score, plan, compare, import banks.")

@@ -69,6 +69,7 @@ def check_period(period: str|None) -> str|None:
     if not _PERIOD.match(str(period)): raise ValueError(f"period {period!r} is not a month; expected YYYY-MM, e.g. 2026-10")
     return str(period)
 
+# %% ../nbs/50_monitor.ipynb #56b0138b
 _DERIVED = """
 WITH r AS (
   SELECT *,
@@ -115,6 +116,7 @@ class OpsSummary:
         "Plain dict (JSON-ready: NaN becomes None)."
         return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in asdict(self).items()}
 
+# %% ../nbs/50_monitor.ipynb #8c760ea2
 _SUMMARY_SQL = """
 SELECT count(*) AS calls, count(DISTINCT user_id_hash) AS users,
   coalesce(sum(is_error::INT), 0) AS errors, coalesce(sum(is_unavailable::INT), 0) AS unavailable,
@@ -129,6 +131,7 @@ def _f(x) -> float:
     "A float, NaN for missing."
     return float("nan") if x is None or pd.isna(x) else float(x)
 
+# %% ../nbs/50_monitor.ipynb #d0a2ae1a
 def ops_summary(data, period: str|None = None) -> OpsSummary:
     "Headline figures (calls, users, error rate, availability, p50/p95 latency, quality) of `period`."
     row = run_sql(data, _SUMMARY_SQL, period).iloc[0]
@@ -174,6 +177,7 @@ def register_names(dimension: str, names: dict[str, tuple[str, str]]):
     "Register display names {code: (ja, en)} for values of `dimension` (e.g. 'use_case')."
     register_labels({f"name.{dimension}.{code}": {"ja": ja, "en": en} for code, (ja, en) in names.items()})
 
+# %% ../nbs/50_monitor.ipynb #a4af73c0
 register_names("use_case", {
     "contract_review": ("契約書レビュー", "Contract review"), "email_generation": ("メール作成", "Email drafting"),
     "support_chatbot": ("サポートチャットボット", "Support chatbot"),
@@ -189,6 +193,7 @@ def label_or_code(codes, prefix: str, locale: str = "ja") -> list[str]:
     from llmops_nb.i18n import LABELS
     return [LABELS[f"{prefix}.{c}"][locale] if f"{prefix}.{c}" in LABELS else str(c) for c in codes]
 
+# %% ../nbs/50_monitor.ipynb #501ce352
 def display_names(codes, dimension: str, locale: str = "ja", unknown: str = "(unknown)") -> list[str]:
     "The display name of each code of `dimension` in `locale` (the code itself when none is registered)."
     names = label_or_code(codes, f"name.{dimension}", locale)
@@ -208,6 +213,7 @@ def _secs(x) -> str:
     from llmops_nb.i18n import fmt_num
     return "—" if x is None or pd.isna(x) else f"{fmt_num(x, 2)} s"
 
+# %% ../nbs/50_monitor.ipynb #439f8f61
 def table_formats() -> dict:
     "Column → formatter for breakdown tables."
     from llmops_nb.i18n import fmt_num, fmt_pct
@@ -215,6 +221,7 @@ def table_formats() -> dict:
     return dict(calls=fmt_num, users=fmt_num, errors=fmt_num, share=pct1, error_rate=pct2, availability=pct2,
                 p50_s=_secs, p95_s=_secs, ttft_p95_s=_secs, quality_mean=lambda x: fmt_num(x, 2))
 
+# %% ../nbs/50_monitor.ipynb #f88f4c75
 def table_headers(locale: str = "ja") -> dict:
     "Column → translated header for breakdown tables."
     keys = dict(name="monitor.name", calls="monitor.calls", share="monitor.share", users="monitor.users",
@@ -240,6 +247,7 @@ def meets(actual, op: str, target) -> pd.Series:
     a = pd.Series(actual, dtype="float64")
     return pd.Series(_OPS[op](a, target), index=a.index, dtype="boolean").mask(a.isna())
 
+# %% ../nbs/50_monitor.ipynb #f1ae3d87
 def kpi_table(summary: OpsSummary, settings,  # a `config.Settings`
               locale: str|None = None,  # add a translated `name` column in this locale
              ) -> pd.DataFrame:
@@ -286,11 +294,13 @@ def data_quality(valid: int,  # rows that passed validation
     reasons["share"] = reasons.rows / q if q else reasons.rows.astype(float)
     return counts, reasons
 
+# %% ../nbs/50_monitor.ipynb #b6911823
 def quarantine_rows(quarantine: pd.DataFrame, n: int = 20) -> pd.DataFrame:
     "The first `n` quarantined rows by file and line: where they are and why (never their raw text, which may hold PII)."
     cols = [c for c in ("source_file", "source_line", "rule") if c in quarantine.columns]
     return quarantine.sort_values(cols[:2], kind="stable")[cols].head(n).reset_index(drop=True)
 
+# %% ../nbs/50_monitor.ipynb #34988ff5
 def ingest_files(log: pd.DataFrame) -> pd.DataFrame:
     "Per raw file over all loads of the ingest log: format, rows ingested, valid, quarantined, already stored, last load."
     if not len(log): return pd.DataFrame(columns=["file", "format", "ingested", "valid", "quarantined", "duplicates", "loaded_at"])
@@ -328,6 +338,7 @@ def fmt_kpi(kpi: str, x, currency: str = "JPY") -> str:
     if kpi == "quality": return fmt_num(x, 2)
     return fmt_pct(x, 2)
 
+# %% ../nbs/50_monitor.ipynb #5b2143d2
 def _target_text(kpi: str, op: str, target: float, locale: str, word: bool = True, currency: str = "JPY") -> str:
     "'target ≤ 2.00 s' (or just '≤ 2.00 s' without `word`) in the reader's language."
     key = {"<=": "le", "<": "lt", ">=": "ge"}[op]
@@ -348,6 +359,7 @@ def headline(summary: OpsSummary, settings, locale: str = "ja") -> list[dict]:
             tile("error_rate", "monitor.error_rate"), tile("p95_latency", "monitor.p95"),
             tile("availability", "monitor.availability"), tile("quality", "monitor.quality")]
 
+# %% ../nbs/50_monitor.ipynb #39f95c98
 def kpi_verdict(kpis: pd.DataFrame, locale: str = "ja") -> tuple[str, str]:
     "(one sentence on the KPI table, 'pass' or 'fail') for the top of a report."
     names = lambda ks: "、".join(ks) if locale == "ja" else ", ".join(ks)
@@ -408,11 +420,13 @@ def coverage(summary: OpsSummary, locale: str = "ja") -> str:
     d = lambda s: fmt_date(date.fromisoformat(s), locale)
     return t("monitor.subtitle", locale, first=d(summary.first_day), last=d(summary.last_day), days=summary.days)
 
+# %% ../nbs/50_monitor.ipynb #c2dc13d5
 def target_label(kpi: str, settings, locale: str = "ja") -> str:
     "Label of a KPI's target line, e.g. '目標 2.00 s'."
     _, _, attr, _ = next(k for k in KPIS if k[0] == kpi)
     return t("monitor.target", locale, v=fmt_kpi(kpi, getattr(settings, attr)))
 
+# %% ../nbs/50_monitor.ipynb #9dc520a1
 def kpi_display(kpis: pd.DataFrame, locale: str = "ja", currency: str = "JPY") -> pd.DataFrame:
     "The KPI table as people read it: name, target (with its rule), actual, passed."
     return pd.DataFrame({"name": [t(KPI_LABELS[k], locale) for k in kpis.kpi],
@@ -420,11 +434,13 @@ def kpi_display(kpis: pd.DataFrame, locale: str = "ja", currency: str = "JPY") -
                          "actual": [fmt_kpi(k, a, currency) for k, a in zip(kpis.kpi, kpis.actual)],
                          "passed": kpis.passed.astype("boolean")})
 
+# %% ../nbs/50_monitor.ipynb #3345e8ad
 def kpi_headers(locale: str = "ja") -> dict:
     "Headers of `kpi_display`."
     return dict(name=t("monitor.kpi", locale), target=t("common.target", locale), actual=t("common.actual", locale),
                 passed=t("common.status", locale))
 
+# %% ../nbs/50_monitor.ipynb #db73280e
 def quality_tiles(counts: pd.DataFrame, locale: str = "ja") -> list[dict]:
     "Tiles for rows ingested, valid and quarantined (from `data_quality`)."
     from llmops_nb.i18n import fmt_num, fmt_pct
@@ -434,6 +450,7 @@ def quality_tiles(counts: pd.DataFrame, locale: str = "ja") -> list[dict]:
             dict(label=t("monitor.quarantined", locale), value=fmt_num(c.quarantined),
                  sub=t("monitor.quarantined_sub", locale, p=fmt_pct(c.quarantined_share, 2)), passed=None)]
 
+# %% ../nbs/50_monitor.ipynb #8e755434
 def reason_headers(locale: str = "ja") -> dict:
     "Headers of the quarantine tables (reasons, rows, files)."
     return dict(reason=t("monitor.reason", locale), rule=t("monitor.reason", locale), rows=t("monitor.rows", locale),
@@ -473,6 +490,7 @@ def _key_sql(by: str, unknown: str = "(unknown)") -> str:
     if by not in DIMENSIONS: raise ValueError(f"cannot group by {by!r}; allowed: month, {', '.join(DIMENSIONS)}")
     return f"coalesce(nullif(CAST({by} AS VARCHAR), ''), '{unknown}')"
 
+# %% ../nbs/50_monitor.ipynb #d2afb57b
 def kpis(data,  # RequestLog DataFrame (priced or not), or a DuckDB connection with a `requests` view
          by=(),  # grouping: 'month', a dimension such as 'use_case', or a list of them; () = one row
          period: str|None = None,  # 'YYYY-MM' or None for all rows
@@ -487,6 +505,7 @@ def kpis(data,  # RequestLog DataFrame (priced or not), or a DuckDB connection w
                         group="GROUP BY ALL" if by else "", order=f"ORDER BY {', '.join(by)}" if by else "")
     return run_sql(data, q, period)
 
+# %% ../nbs/50_monitor.ipynb #711f2b2b
 def error_types(data, by=(), period: str|None = None) -> pd.DataFrame:
     "Failed calls per error type (and group): calls of the group, errors of the type, their rate."
     by = [by] if isinstance(by, str) else list(by)
@@ -533,6 +552,7 @@ class AlertRule:
     min_offending: int = 1  # offending calls a window needs to raise an alert
     description: str = ""  # what it means, for people
 
+# %% ../nbs/50_monitor.ipynb #8624660b
 ALERT_METRICS = {  # metric → (kind, value SQL, offending-call predicate for window metrics)
     "latency_s": ("call", "duration_s", None), "ttft_s": ("call", "ttft_s", None),
     "quality_score": ("call", "quality_score", None), "input_tokens": ("call", "input_tokens", None),
@@ -578,11 +598,13 @@ def default_rules(settings) -> list[AlertRule]:
             AlertRule("availability", "availability", "<", down, "1d", "warning", None, 100, 1,
                       "a day with ten times the unavailability the target allows")]
 
+# %% ../nbs/50_monitor.ipynb #80658cee
 ALERTS_FILE = "alerts.yaml"
 
 class AlertRuleError(ValueError):
     "An alerts.yaml that breaks a rule; the message names file, line and rule."
 
+# %% ../nbs/50_monitor.ipynb #83cfa47d
 def parse_alert_rules(text: str, fname: str = ALERTS_FILE) -> list[AlertRule]:
     "Alert rules from YAML `text` (`rules:` a list of mappings with AlertRule fields); errors name file and line."
     import yaml
@@ -609,6 +631,7 @@ def parse_alert_rules(text: str, fname: str = ALERTS_FILE) -> list[AlertRule]:
         names.add(r.name); out.append(r)
     return out
 
+# %% ../nbs/50_monitor.ipynb #95e20abc
 def load_alert_rules(workspace=None, settings=None) -> list[AlertRule]:
     "The workspace's `alerts.yaml` rules, or `default_rules(settings)` when there is none."
     from llmops_nb.config import load_settings
@@ -623,6 +646,7 @@ class Alerts:
     alerts: pd.DataFrame  # alert_id, rule, severity, metric, op, threshold, window, window_start, window_end, by, group, calls, offending, value, description
     calls: pd.DataFrame  # alert_id, request_id, ts_start, value, service_name, use_case, request_model, provider_name, source_file, source_line
 
+# %% ../nbs/50_monitor.ipynb #bf774e04
 ALERT_COLUMNS = ["alert_id", "rule", "severity", "metric", "op", "threshold", "window", "window_start", "window_end", "by", "group",
                  "calls", "offending", "value", "description"]
 CALL_COLUMNS = ["alert_id", "request_id", "ts_start", "value", "service_name", "use_case", "request_model", "provider_name",
@@ -635,6 +659,7 @@ def _bucket(window: str) -> tuple[str, str]:
     iv = f"INTERVAL '{int(n)} {_UNITS[u]}'"
     return f"time_bucket({iv}, timezone('UTC', ts_start))", f"time_bucket({iv}, timezone('UTC', ts_start)) + {iv}"
 
+# %% ../nbs/50_monitor.ipynb #2c372ba7
 def _rule_sql(r: AlertRule, max_calls: int, cols: set) -> str:
     "SQL giving one row per offending call (capped per alert) of rule `r`, with the window's figures."
     kind, value, offend = ALERT_METRICS[r.metric]
@@ -662,11 +687,13 @@ def _rule_sql(r: AlertRule, max_calls: int, cols: set) -> str:
     FROM w LEFT JOIN o ON w.w_start = o.w_start AND w.grp IS NOT DISTINCT FROM o.grp AND o.rn <= {int(max_calls)}
     ORDER BY window_start, "group", o.rn"""
 
+# %% ../nbs/50_monitor.ipynb #6d8c0cb2
 def _columns(data) -> set:
     "Column names of a RequestLog DataFrame or of a connection's `requests` view."
     if isinstance(data, pd.DataFrame): return set(data.columns)
     return set(data.sql("SELECT * FROM requests LIMIT 0").columns)
 
+# %% ../nbs/50_monitor.ipynb #f589d6fc
 def evaluate_alerts(data,  # RequestLog DataFrame or DuckDB connection with a `requests` view
                     rules: list[AlertRule],  # the rules (e.g. load_alert_rules(workspace))
                     period: str|None = None,  # 'YYYY-MM' or None for all rows
@@ -716,12 +743,14 @@ def psi_bins(reference, current, bins: int = 10) -> pd.DataFrame:
     df["psi"] = (cs - rs) * np.log(cs / rs)
     return df
 
+# %% ../nbs/50_monitor.ipynb #a3020e9a
 def psi(reference, current, bins: int = 10) -> float:
     "Population Stability Index of `current` against `reference` (NaN when either is empty)."
     r, c = pd.Series(reference).dropna(), pd.Series(current).dropna()
     if not len(r) or not len(c): return float("nan")
     return float(psi_bins(r, c, bins).psi.sum())
 
+# %% ../nbs/50_monitor.ipynb #85330dc8
 def ks(reference, current) -> tuple[float, float]:
     "(D, p-value) of the two-sample Kolmogorov–Smirnov test (NaN when either sample is empty)."
     from scipy.stats import ks_2samp
@@ -730,6 +759,7 @@ def ks(reference, current) -> tuple[float, float]:
     res = ks_2samp(r.to_numpy(), c.to_numpy())
     return float(res.statistic), float(res.pvalue)
 
+# %% ../nbs/50_monitor.ipynb #e185cfeb
 def drift_status(psi_value, ks_d=float("nan"), ks_p=float("nan"), psi_watch=PSI_WATCH, psi_drift=PSI_DRIFT,
                  alpha=KS_ALPHA, min_d=KS_MIN_D) -> str:
     "'drift', 'watch', 'stable' or 'no_data' from PSI and (optionally) KS."
@@ -761,6 +791,7 @@ def feature_drift(reference: pd.DataFrame,  # feature table of the reference win
                          psi=p, ks_d=d, ks_p=pv, status=drift_status(p, d, pv, **thresholds)))
     return pd.DataFrame(rows, columns=DRIFT_COLUMNS)
 
+# %% ../nbs/50_monitor.ipynb #74d58eaf
 def split_windows(table: pd.DataFrame, period: str, ts: str = "ts", reference: str|None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(reference, current) rows of a feature table: the month before `period` (or `reference`) and `period`."
     month = pd.to_datetime(table[ts], utc=True).dt.strftime("%Y-%m")
@@ -782,6 +813,7 @@ def _refusal_regex() -> str:
     from llmops_nb.evals import REFUSAL_PATTERNS
     return "|".join(f"(?:{p})" for p in REFUSAL_PATTERNS)
 
+# %% ../nbs/50_monitor.ipynb #2d56f246
 def llm_signals(data, months: tuple[str, str]) -> pd.DataFrame:
     "Per call of the two months: month, input_tokens, language (ja/other), refusal (refused/answered), use_case."
     if isinstance(data, pd.DataFrame):
@@ -789,6 +821,7 @@ def llm_signals(data, months: tuple[str, str]) -> pd.DataFrame:
     else: con, src = data, "requests"
     return con.execute(_DERIVED.format(src=src, where="") + _LLM_SQL, [_refusal_regex(), *months]).df()
 
+# %% ../nbs/50_monitor.ipynb #243b8a9c
 def llm_shifts(data, period: str, reference: str|None = None, bins: int = 10, **thresholds) -> pd.DataFrame:
     "Prompt length, language mix, refusal rate and use-case mix of `period` vs `reference` (default: the month before)."
     period = check_period(period)
@@ -827,12 +860,14 @@ def unapproved_calls(df: pd.DataFrame, systems: dict) -> pd.Series:
         bad |= system_mask(df, s) & ~used.isin(approved).fillna(False).astype(bool)
     return bad
 
+# %% ../nbs/50_monitor.ipynb #e344e3cc
 def _source(df: pd.DataFrame) -> pd.Series:
     "'file:line' of each row's raw record."
     f = df["source_file"].astype("string").fillna("?") if "source_file" in df else pd.Series("?", index=df.index)
     l = df["source_line"].astype("string").fillna("?") if "source_line" in df else pd.Series("?", index=df.index)
     return f + ":" + l
 
+# %% ../nbs/50_monitor.ipynb #cbb409ce
 def incidents(df: pd.DataFrame,  # the period's RequestLog rows (priced: cost anomalies need cost columns)
               alerts: Alerts|None = None,  # evaluate_alerts result (error bursts come from its error-rate alerts)
               systems: dict|None = None,  # governance register (id → entry); None: unapproved models not judged
@@ -868,6 +903,7 @@ def incidents(df: pd.DataFrame,  # the period's RequestLog rows (priced: cost an
     out["_k"] = out.kind.map({k: i for i, k in enumerate(INCIDENT_KINDS)})
     return out.sort_values(["_k", "ts_start", "request_id"], kind="stable").drop(columns="_k").reset_index(drop=True)
 
+# %% ../nbs/50_monitor.ipynb #88481979
 def _cost_incidents(rows: pd.DataFrame, frame, per_day: int = 5) -> pd.DataFrame:
     "The most expensive calls of each department-day that `cost.spend_anomalies` flags."
     from llmops_nb.cost import spend_anomalies, spend_column
@@ -882,6 +918,7 @@ def _cost_incidents(rows: pd.DataFrame, frame, per_day: int = 5) -> pd.DataFrame
         out.append(frame("cost_anomaly", sub, [f"{a.department} {d} ×{a.ratio:.1f}"] * len(sub), [f"{v:.2f}" for v in sub[col]]))
     return pd.concat(out, ignore_index=True)
 
+# %% ../nbs/50_monitor.ipynb #918d557e
 def incident_summary(inc: pd.DataFrame, judged=INCIDENT_KINDS, alerts: Alerts|None = None) -> pd.DataFrame:
     "Per incident kind: findings, distinct requests, first and last day; kinds not judged get <NA> counts."
     g = inc.groupby("kind").agg(findings=("request_id", "size"), requests=("request_id", "nunique"),
@@ -926,10 +963,12 @@ class AuditData:
                     data_quality=self.quality_counts.iloc[0].to_dict(), quarantine_reasons=self.reasons,
                     llm_drift=self.llm_drift, feature_drift=self.feature_drift)
 
+# %% ../nbs/50_monitor.ipynb #c0725230
 def latest_period(con) -> str|None:
     "The last UTC month with calls in a workspace connection (None when empty)."
     return con.execute("SELECT max(strftime(timezone('UTC', ts_start), '%Y-%m')) FROM requests").fetchall()[0][0]  # fetchall: DuckDB 2 keeps a half-read result open
 
+# %% ../nbs/50_monitor.ipynb #611fb985
 def _with_checks(k: pd.DataFrame, settings) -> pd.DataFrame:
     "`kpis` per group plus pass/fail columns for p95 latency, error rate, availability and quality."
     return k.assign(p95_passed=meets(k.p95_s, "<=", settings.p95_latency_s).values,
@@ -937,11 +976,13 @@ def _with_checks(k: pd.DataFrame, settings) -> pd.DataFrame:
                     availability_passed=meets(k.availability, ">=", settings.availability_min).values,
                     quality_passed=meets(k.quality_mean, ">=", settings.kpi_quality_min).values)
 
+# %% ../nbs/50_monitor.ipynb #0bb59faf
 def load_feature_tables(workspace) -> dict[str, pd.DataFrame]:
     "Model name → feature table, from `<workspace>/features/*.parquet`."
     d = Path(workspace) / FEATURES_DIR
     return {p.stem: pd.read_parquet(p) for p in sorted(d.glob("*.parquet"))} if d.is_dir() else {}
 
+# %% ../nbs/50_monitor.ipynb #a86172a2
 def audit_data(workspace,  # workspace folder (settings.ini, store, governance, features)
                period: str = "",  # YYYY-MM; "" = the latest month with calls
                locale: str = "",  # ja or en; "" = settings
@@ -996,6 +1037,7 @@ def demo_feature_table(start: str = "2026-08-01", months: int = 3, per_month: in
                                    "prediction": (1 / (1 + np.exp(-logit))).round(4)}))
     return pd.concat(parts, ignore_index=True).sort_values("ts", ignore_index=True)
 
+# %% ../nbs/50_monitor.ipynb #7aaa993e
 def write_demo_monitor(workspace: Path, seed: int = 42) -> list[Path]:
     "Add the monitor's demo files to a workspace: the credit-risk model's feature table."
     d = Path(workspace) / FEATURES_DIR; d.mkdir(parents=True, exist_ok=True)
@@ -1126,6 +1168,7 @@ def _win_text(window: str, locale: str) -> str:
     n, u = _WINDOW.match(window).groups()
     return t(f"monitor.win.{u}", locale, n=int(n))
 
+# %% ../nbs/50_monitor.ipynb #75c2980c
 def metric_value(metric: str, x, currency: str = "USD") -> str:
     "A metric's value as people read it."
     from llmops_nb.i18n import fmt_num, fmt_pct, fmt_money
@@ -1136,6 +1179,7 @@ def metric_value(metric: str, x, currency: str = "USD") -> str:
     if metric == "cost_usd": return fmt_money(x, "USD")
     return fmt_num(x)
 
+# %% ../nbs/50_monitor.ipynb #e4d4324f
 def rule_condition(r: AlertRule, locale: str = "ja") -> str:
     "The rule in words, e.g. '1+ calls with latency > 30.00 s (per 1 day)'."
     op = {">": "rule_gt", ">=": "rule_ge", "<": "rule_lt", "<=": "rule_le"}[r.op]
@@ -1146,11 +1190,13 @@ def rule_condition(r: AlertRule, locale: str = "ja") -> str:
              n=r.min_offending if ALERT_METRICS[r.metric][0] == "call" else r.min_calls)
     return text + (t("monitor.cond_offending", locale, n=r.min_offending) if ALERT_METRICS[r.metric][0] == "window" and r.min_offending > 1 else "")
 
+# %% ../nbs/50_monitor.ipynb #70ada909
 def window_text(start, window: str) -> str:
     "A window's start as people read it: the day for day windows, else day and time (UTC)."
     ts = pd.Timestamp(start)
     return ts.strftime("%Y-%m-%d") if window.endswith("d") or window == "period" else ts.strftime("%Y-%m-%d %H:%M")
 
+# %% ../nbs/50_monitor.ipynb #38b9adae
 def alert_rule_table(rules: list[AlertRule], alerts: Alerts, locale: str = "ja") -> pd.DataFrame:
     "Per rule: severity, name, condition in words, alerts raised, offending calls."
     a = alerts.alerts
@@ -1159,6 +1205,7 @@ def alert_rule_table(rules: list[AlertRule], alerts: Alerts, locale: str = "ja")
                          "fired": [int((a.rule == r.name).sum()) for r in rules],
                          "offending": [int(a.offending[a.rule == r.name].sum()) for r in rules]})
 
+# %% ../nbs/50_monitor.ipynb #85619ae1
 def alert_table(alerts: Alerts, locale: str = "ja", n: int = 30, examples: int = 2) -> pd.DataFrame:
     "The first `n` alerts as people read them: severity, rule, window, scope, value vs threshold, calls, offending, example ids."
     a = alerts.alerts.head(n)
@@ -1173,11 +1220,13 @@ def alert_table(alerts: Alerts, locale: str = "ja", n: int = 30, examples: int =
         "calls": a.calls.astype(int).tolist(), "offending": a.offending.astype(int).tolist(),
         "examples": [ex.get(i, "") for i in a.alert_id]})
 
+# %% ../nbs/50_monitor.ipynb #c8172fc1
 def alert_headers(locale: str = "ja") -> dict:
     "Headers of the alert tables."
     return {k: t(f"monitor.{v}", locale) for k, v in dict(severity="severity", rule="alert_rule", condition="condition", fired="fired",
             offending="offending", window="window", group="group", value="value", calls="calls", examples="examples").items()}
 
+# %% ../nbs/50_monitor.ipynb #73ae3b7a
 INCIDENT_VIEW = {  # kind → columns shown
     "pii_leak": ["request_id", "time", "use_case", "detail", "preview", "source"],
     "injection": ["request_id", "time", "use_case", "detail", "preview", "source"],
@@ -1204,6 +1253,7 @@ def incident_table(inc: pd.DataFrame, kind: str, locale: str = "ja", n: int = 5,
                          "preview": preview, "source": d.source.astype(str).tolist()})
     return full[INCIDENT_VIEW[kind]]
 
+# %% ../nbs/50_monitor.ipynb #92522ef6
 _INCIDENT_HEAD = {"pii_leak": ("entity", "preview"), "injection": ("rule_matched", "preview"), "unapproved_model": ("provider", "preview"),
                   "error_burst": ("alert", "error_type"), "cost_anomaly": ("anomaly", "call_cost")}
 
@@ -1215,6 +1265,7 @@ def incident_headers(locale: str = "ja", kind: str|None = None) -> dict:
     if kind: h.update(detail=t(f"monitor.{_INCIDENT_HEAD[kind][0]}", locale), preview=t(f"monitor.{_INCIDENT_HEAD[kind][1]}", locale))
     return h
 
+# %% ../nbs/50_monitor.ipynb #9ea91295
 def incident_summary_table(sm: pd.DataFrame, locale: str = "ja") -> pd.DataFrame:
     "The incident summary as people read it (kinds not judged say so)."
     from llmops_nb.i18n import fmt_num
@@ -1224,6 +1275,7 @@ def incident_summary_table(sm: pd.DataFrame, locale: str = "ja") -> pd.DataFrame
                          "requests": [t("monitor.not_judged", locale) if pd.isna(x) else fmt_num(x) for x in sm.requests],
                          "first": [day(x) for x in sm["first"]], "last": [day(x) for x in sm["last"]]})
 
+# %% ../nbs/50_monitor.ipynb #a7bf2d2f
 def llm_drift_table(d: pd.DataFrame, locale: str = "ja") -> pd.DataFrame:
     "LLM shifts as people read them: signal, reference and current value, PSI, KS, reading."
     from llmops_nb.i18n import fmt_num, fmt_pct
@@ -1235,6 +1287,7 @@ def llm_drift_table(d: pd.DataFrame, locale: str = "ja") -> pd.DataFrame:
                          "ks": ["—" if pd.isna(a) else f"{a:.3f} / {p:.3g}" for a, p in zip(d.ks_d, d.ks_p)],
                          "status": [t(f"monitor.status.{s}", locale) for s in d.status]})
 
+# %% ../nbs/50_monitor.ipynb #92847ce6
 def feature_drift_table(d: pd.DataFrame, locale: str = "ja") -> pd.DataFrame:
     "Feature drift as people read it: feature (prediction marked), reference and current centre, PSI, KS, reading."
     from llmops_nb.i18n import fmt_num
@@ -1245,12 +1298,14 @@ def feature_drift_table(d: pd.DataFrame, locale: str = "ja") -> pd.DataFrame:
                          "ks": ["—" if pd.isna(a) else f"{a:.3f} / {p:.3g}" for a, p in zip(d.ks_d, d.ks_p)],
                          "status": [t(f"monitor.status.{s}", locale) for s in d.status]})
 
+# %% ../nbs/50_monitor.ipynb #ca01abf1
 def drift_headers(locale: str = "ja", feature: bool = False) -> dict:
     "Headers of the drift tables (feature tables show each window's median or most frequent value)."
     w = lambda k: t(f"monitor.{k}", locale) if not feature else t("monitor.center", locale, w=t(f"monitor.{k}", locale))
     return dict(signal=t("monitor.feature" if feature else "monitor.signal", locale), reference=w("reference"),
                 current=w("current"), psi="PSI", ks=t("monitor.ks", locale), status=t("monitor.drift_status", locale))
 
+# %% ../nbs/50_monitor.ipynb #5a0f758a
 KPI_GROUP_COLUMNS = ["name", "calls", "p95_s", "p99_s", "ttft_p95_s", "error_rate", "availability", "quality_mean", "feedback_rate", "kpi_misses"]
 
 def kpi_group_table(k: pd.DataFrame, dimension: str, locale: str = "ja") -> pd.DataFrame:
@@ -1263,25 +1318,30 @@ def kpi_group_table(k: pd.DataFrame, dimension: str, locale: str = "ja") -> pd.D
               for r in k.to_dict("records")]
     return k.assign(name=names, kpi_misses=misses)[KPI_GROUP_COLUMNS]
 
+# %% ../nbs/50_monitor.ipynb #1b05a797
 def kpi_group_formats() -> dict:
     "Formatters of `kpi_group_table`."
     from llmops_nb.i18n import fmt_pct
     return {**table_formats(), "p99_s": _secs, "feedback_rate": lambda x: fmt_pct(x, 1)}
 
+# %% ../nbs/50_monitor.ipynb #27ba3bb8
 def kpi_group_headers(dimension: str, locale: str = "ja") -> dict:
     "Headers of `kpi_group_table` for groups of `dimension`."
     return {**table_headers(locale), "name": t(f"monitor.{dimension}", locale), "p99_s": t("monitor.p99", locale),
             "feedback_rate": t("monitor.feedback_rate", locale), "kpi_misses": t("monitor.kpi_misses", locale)}
 
+# %% ../nbs/50_monitor.ipynb #e4b033de
 def signoff_table(locale: str = "ja") -> pd.DataFrame:
     "The sign-off block: one empty row per role."
     return pd.DataFrame({"role": [t(f"monitor.role.{r}", locale) for r in ("prepared", "reviewed", "approved")],
                          "person": "", "signed_on": "", "signature": ""})
 
+# %% ../nbs/50_monitor.ipynb #13983630
 def signoff_headers(locale: str = "ja") -> dict:
     "Headers of the sign-off block."
     return {k: t(f"monitor.{k}", locale) for k in ("role", "person", "signed_on", "signature")}
 
+# %% ../nbs/50_monitor.ipynb #b24b8f21
 def audit_verdict(a: AuditData, locale: str = "ja") -> tuple[str, str]:
     "(one sentence on KPIs, alerts, incidents and drift; 'pass' or 'fail')."
     known = a.checks[a.checks.passed.notna()]
@@ -1331,6 +1391,7 @@ def dashboard_options(con) -> tuple[list[str], list[str]]:
     services = [r[0] for r in con.sql("SELECT DISTINCT service_name FROM requests WHERE service_name IS NOT NULL ORDER BY 1").fetchall()]
     return months, services
 
+# %% ../nbs/50_monitor.ipynb #14cf27d5
 def load_window(con, months, service: str|None = None) -> pd.DataFrame:
     "The calls of `months` (YYYY-MM list), of one service or all, from a workspace connection."
     months = [check_period(m) for m in months]
@@ -1338,6 +1399,7 @@ def load_window(con, months, service: str|None = None) -> pd.DataFrame:
          + (" AND service_name = ?" if service else "") + " ORDER BY ts_start, request_id")
     return con.execute(q, [months] + ([service] if service else [])).df()
 
+# %% ../nbs/50_monitor.ipynb #39f830e2
 def dashboard_view(con,  # workspace connection (llmops_nb.logs.connect)
                    period: str,  # YYYY-MM
                    service: str|None,  # a service_name, or None for all

@@ -41,6 +41,7 @@ class Rates:
         "Every rate multiplied by `factor` (a discount of 15 % is `scaled(0.85)`)."
         return Rates(*(getattr(self, p) * factor for p in RATE_PARTS))
 
+# %% ../nbs/10_pricing.ipynb #c750f428
 @dataclass(frozen=True)
 class Tiered:
     "Rates by long-context band: `bands[k]` applies when input tokens > `thresholds[k-1]`."
@@ -53,6 +54,7 @@ class Tiered:
         "Index of the band that a call with `input_tokens` pays."
         return sum(input_tokens > t for t in self.thresholds)
 
+# %% ../nbs/10_pricing.ipynb #8b0aa4f1
 def flat(**rates) -> Tiered:
     "A single-band price; cache and reasoning rates default to the input and output rates."
     r = dict(rates)
@@ -75,6 +77,7 @@ def catalogue_version() -> str:
     from importlib.metadata import version
     return f"genai-prices {version('genai-prices')}"
 
+# %% ../nbs/10_pricing.ipynb #f7fb767f
 @lru_cache(maxsize=None)
 def catalogue_provider_id(provider_name: str|None) -> str|None:
     "The catalogue's provider id for an OTel `gen_ai.provider.name`; None when the catalogue has no such provider."
@@ -85,6 +88,7 @@ def catalogue_provider_id(provider_name: str|None) -> str|None:
     p = find_provider_by_id(get_snapshot().providers, provider_name)
     return p.id if p else None
 
+# %% ../nbs/10_pricing.ipynb #ef419886
 @lru_cache(maxsize=None)
 def catalogue_model(provider_name: str|None, model: str):
     "`(provider, model_info)` from the catalogue for a call, or None when the catalogue does not know the model."
@@ -104,17 +108,20 @@ def price_context(tier: str) -> dict|None:
     "The catalogue's price context for one of SERVICE_TIERS."
     return _CONTEXT[tier]
 
+# %% ../nbs/10_pricing.ipynb #72ea0b24
 def _utc_seconds(t: time) -> int:
     "Seconds after UTC midnight of a (possibly zoned) time of day."
     if t.tzinfo is not None: t = datetime.combine(date(1970, 1, 1), t).astimezone(timezone.utc).time()
     return t.hour * 3600 + t.minute * 60 + t.second
 
+# %% ../nbs/10_pricing.ipynb #6f826fa2
 def _constraints(model_info) -> list:
     "Every date or time-of-day constraint on a catalogue model's prices and variants."
     out = [] if not isinstance(model_info.prices, list) else [c.constraint for c in model_info.prices]
     out += [v.constraint for v in (model_info.price_variants or [])]
     return [c for c in out if c is not None]
 
+# %% ../nbs/10_pricing.ipynb #27adf64a
 def catalogue_breaks(model_info) -> tuple[list[date], list[int]]:
     "Dates on which a catalogue model's price can change, and UTC seconds-of-day where it changes within a day."
     days, secs = set(), set()
@@ -142,6 +149,7 @@ def _to_rates(model_price) -> Tiered|None:
                            out if r["reasoning"] is None else r["reasoning"], float(fee) / 1000 if fee else 0.0))
     return Tiered(thresholds, tuple(bands))
 
+# %% ../nbs/10_pricing.ipynb #7281ad3f
 def catalogue_price(provider, model_info, ts: datetime, tier: str = "standard") -> tuple[Tiered|None, bool]:
     "The catalogue's rates for a call at `ts` in service `tier`, and whether the catalogue has a batch price then."
     ctx = price_context(tier)
@@ -195,6 +203,7 @@ class Contract:
     valid_to: date|None = None  # last day (inclusive) it applies
     where: str = ""  # file:line of the entry
 
+# %% ../nbs/10_pricing.ipynb #a16595a1
 @dataclass(frozen=True)
 class Override:
     "The organisation's own price for a model over a period (private deployment, a price the catalogue lacks)."
@@ -207,6 +216,7 @@ class Override:
     note: str = ""  # why the override exists
     where: str = ""  # file:line of the entry
 
+# %% ../nbs/10_pricing.ipynb #46764bb3
 @dataclass(frozen=True)
 class SelfHosted:
     "A model the organisation runs itself, priced per token from its GPU cost and throughput."
@@ -231,6 +241,7 @@ class SelfHosted:
         c = self.cost_per_mtok
         return flat(input=c * self.input_weight, output=c)
 
+# %% ../nbs/10_pricing.ipynb #1edce213
 def selfhost_cost_per_mtok(hourly_usd: float, tokens_per_s: float, utilisation: float) -> float:
     "USD per 1M tokens of a deployment costing `hourly_usd` per hour and serving `tokens_per_s` at `utilisation`."
     return hourly_usd / (tokens_per_s * 3600 * utilisation / 1e6)
@@ -240,10 +251,12 @@ def _in_window(d: date, valid_from: date|None, valid_to: date|None) -> bool:
     "Is day `d` inside [valid_from, valid_to] (open ends allowed)?"
     return (valid_from is None or d >= valid_from) and (valid_to is None or d <= valid_to)
 
+# %% ../nbs/10_pricing.ipynb #129ec3e5
 def _model_matches(pattern: str, model: str) -> bool:
     "Case-insensitive glob match of a model name."
     return fnmatch.fnmatchcase(model.lower(), pattern.lower())
 
+# %% ../nbs/10_pricing.ipynb #4bb70578
 @dataclass(frozen=True)
 class PriceBook:
     "The catalogue plus the organisation's contracts, overrides, self-hosted models, batch discounts and FX rates."
@@ -264,6 +277,7 @@ class PriceBook:
 class PriceBookError(ValueError):
     "A mistake in a price-book or budgets file; the message names file, line, key and rule."
 
+# %% ../nbs/10_pricing.ipynb #aea92ece
 def yaml_with_lines(text: str, fname: str = "<text>") -> tuple[object, dict]:
     "Parse YAML `text`; return the data and {key path: line number} for every key and list item."
     import yaml
@@ -285,6 +299,7 @@ def yaml_with_lines(text: str, fname: str = "<text>") -> tuple[object, dict]:
     if root is not None: walk(root, ())
     return data, lines
 
+# %% ../nbs/10_pricing.ipynb #ce8221d3
 def _dotted(path: tuple) -> str:
     "('overrides', 1, 'input_mtok') → 'overrides[1].input_mtok'."
     out = ""
@@ -384,6 +399,7 @@ def _override_rates(e: dict) -> Tiered:
         bands.append(rates(cur))
     return Tiered(tuple(t["above_input_tokens"] for t in e.get("tiers", [])), tuple(bands))
 
+# %% ../nbs/10_pricing.ipynb #4a40f61b
 def _overlaps(a, b) -> bool:
     "Do two entries' validity windows overlap?"
     lo = lambda e: e.valid_from or date.min
@@ -445,11 +461,13 @@ class Price:
     source: str  # human-readable source: catalogue model, contract, override or self-hosted entry
     discount: float = 0.0  # contract discount included in `rates` (list price = rates ÷ (1 − discount))
 
+# %% ../nbs/10_pricing.ipynb #2f0fd1ea
 def _batch_factor(book: PriceBook, provider: str|None, own: float|None = None) -> tuple[float, str]:
     "Multiplier and label for a batch call that has no batch price of its own."
     d = own if own is not None else book.batch_discounts.get(provider or "")
     return (1.0, "") if d is None else (1 - d, f" · batch −{d:.0%}")
 
+# %% ../nbs/10_pricing.ipynb #9e66076d
 def resolve_price(book: PriceBook, provider: str|None, model: str, tier: str, day: date, tod_s: int = 43200) -> Price|None:
     "The price of a call to `model` of `provider` in service `tier` on UTC `day` at `tod_s` seconds after midnight."
     for o in book.overrides:
@@ -492,6 +510,7 @@ def _book_breaks(book: PriceBook, provider: str|None, model: str) -> set[date]:
         if e.valid_to: out.add(e.valid_to + timedelta(days=1))
     return out
 
+# %% ../nbs/10_pricing.ipynb #43c8c8fd
 def key_segments(book: PriceBook, provider: str|None, model: str, tier: str) -> list[dict]:
     "Validity pieces of one (provider, model, tier): start/end day numbers, time-of-day window and its `Price`."
     found = catalogue_model(provider, model)
@@ -514,11 +533,13 @@ def _day(n: int):
     "A day number as a Timestamp, or NaT for the open ends."
     return pd.NaT if abs(n) >= _FAR else pd.Timestamp(_DAY0 + timedelta(days=n))
 
+# %% ../nbs/10_pricing.ipynb #36756c42
 def _keys_frame(keys) -> pd.DataFrame:
     "Keys as a frame of provider_name, model, tier."
     k = pd.DataFrame(list(keys), columns=["provider_name", "model", "tier"]) if not isinstance(keys, pd.DataFrame) else keys
     return k[["provider_name", "model", "tier"]].drop_duplicates().reset_index(drop=True)
 
+# %% ../nbs/10_pricing.ipynb #71996488
 def tod_breaks_for(keys: pd.DataFrame) -> tuple:
     "Union of the time-of-day cuts of every catalogue model among `keys` (usually none)."
     secs = set()
@@ -527,6 +548,7 @@ def tod_breaks_for(keys: pd.DataFrame) -> tuple:
         if found: secs |= set(catalogue_breaks(found[1])[1])
     return tuple(sorted(secs))
 
+# %% ../nbs/10_pricing.ipynb #9698e051
 def price_table(book: PriceBook, keys) -> pd.DataFrame:
     "The flat dated price table for `keys` (provider_name, model, tier): one row per validity interval and band."
     keys = _keys_frame(keys)
@@ -565,6 +587,7 @@ def _arrow_codes(s: pd.Series):
     else: uniq, idx = d.dictionary, d.indices.fill_null(-1).to_numpy()
     return idx.astype(np.int64), np.asarray(uniq.to_pylist(), dtype=object)
 
+# %% ../nbs/10_pricing.ipynb #2342e681
 def _codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     "Integer codes (−1 for missing or empty) and unique values of a text column (free for a categorical one)."
     if isinstance(s.dtype, pd.CategoricalDtype):
@@ -579,11 +602,13 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if len(empty): codes = np.where(np.isin(codes, empty), -1, codes)
     return codes.astype(np.int64, copy=False), uniq
 
+# %% ../nbs/10_pricing.ipynb #7cda4c10
 def _tier_of(codes: np.ndarray, uniq: np.ndarray) -> np.ndarray:
     "0 standard, 1 batch, 2 flex, 3 priority from the codes of the service_tier column."
     lut = np.array([_TIER_OF.get(str(u).lower(), 0) for u in uniq] + [0], dtype=np.int64)
     return lut[codes]
 
+# %% ../nbs/10_pricing.ipynb #42ddac2a
 def _merge_models(rc, ru, qc, qu) -> tuple[np.ndarray, np.ndarray]:
     "Codes of response_model where present, else request_model, over one list of names."
     if qc is None: return rc, ru
@@ -597,6 +622,7 @@ def _merge_models(rc, ru, qc, qu) -> tuple[np.ndarray, np.ndarray]:
     out[missing] = qmap[qc[missing]]
     return out, names
 
+# %% ../nbs/10_pricing.ipynb #9bf13670
 def _column_codes(df: pd.DataFrame) -> tuple:
     "Codes of provider, model and service tier; the text columns are factorised in parallel threads (Arrow releases the GIL)."
     from concurrent.futures import ThreadPoolExecutor
@@ -618,6 +644,7 @@ def _column_codes(df: pd.DataFrame) -> tuple:
     if "is_batch" in df: tier = np.where(df["is_batch"].to_numpy(dtype=bool, na_value=False), 1, tier)
     return (*done.get("provider", none), mc, mu, tier)
 
+# %% ../nbs/10_pricing.ipynb #ee7424b2
 def _tokens(df: pd.DataFrame, col: str) -> np.ndarray:
     "A token column as float64, missing → 0."
     return df[col].to_numpy(dtype="float64", na_value=0.0) if col in df else np.zeros(len(df))
@@ -655,6 +682,7 @@ class CompiledPrices:
             return grid[group * (d1 - d0 + 1) + (day - d0)]
         return self.seg_of_lookup[np.searchsorted(self.seg_lookup, group * _SPAN + day + _FAR, side="right") - 1]
 
+# %% ../nbs/10_pricing.ipynb #be87dbbf
 _SPAN = 10**7
 UNPRICED_MODEL = "unpriced: model not in the catalogue or the price book"
 UNPRICED_DATE = "unpriced: no price valid on the call's date"
@@ -717,6 +745,7 @@ def _call_keys(df: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
                              tier=[SERVICE_TIERS[c % 4] for c in present]))
     return dense, keys, tier
 
+# %% ../nbs/10_pricing.ipynb #fce96622
 def _days_and_seconds(ts: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "UTC day number, seconds since the epoch and a missing-mask for a timestamp column."
     if not isinstance(ts.dtype, pd.DatetimeTZDtype): ts = pd.to_datetime(ts, utc=True)
@@ -759,6 +788,7 @@ def price_requests(df: pd.DataFrame, book: PriceBook|None = None) -> pd.DataFram
         src = np.where(no_ts, len(cp.sources) - 1, np.where(bad, len(cp.sources) - 2, src))
     return _assemble(df, book, parts, priced, day, tier, cp, seg, src, idx)
 
+# %% ../nbs/10_pricing.ipynb #d3d1f1a2
 _PARTS = ("cost_input", "cost_cache_read", "cost_cache_write", "cost_output", "cost_fee")
 
 def _tier_labels(tier: np.ndarray, cp: CompiledPrices, idx) -> pd.Categorical:
@@ -770,6 +800,7 @@ def _tier_labels(tier: np.ndarray, cp: CompiledPrices, idx) -> pd.Categorical:
     codes = tier if len(levels) == 1 else np.searchsorted(levels, paid.ravel())[idx] * 4 + tier  # a small table, then one gather
     return pd.Categorical.from_codes(codes, categories=cats)
 
+# %% ../nbs/10_pricing.ipynb #27d3eb6c
 def _assemble(df, book, parts, priced, day, tier, cp, seg, src, idx):
     "`df` with the cost columns added."
     nat = np.iinfo(np.int64).min
@@ -796,6 +827,7 @@ def _assemble(df, book, parts, priced, day, tier, cp, seg, src, idx):
                      tax_rate=book.tax_rate)
     return out
 
+# %% ../nbs/10_pricing.ipynb #411bea18
 def fx_rates_for(book: PriceBook, day: np.ndarray) -> np.ndarray:
     "Yen per USD for each day number: the book's dated rate valid that day, else the settings' rate."
     if not book.fx_rates: return np.full(len(day), book.fx_rate)
@@ -854,6 +886,7 @@ def priced_model(df: pd.DataFrame) -> pd.Series:
     resp = text(df["response_model"])
     return resp.where(resp.notna() & resp.ne(""), req)
 
+# %% ../nbs/10_pricing.ipynb #28ee3546
 def unpriced_calls(priced: pd.DataFrame) -> pd.DataFrame:
     "Calls without a price, by provider, model and reason: calls, input and output tokens, first and last seen."
     u = priced.loc[~priced["priced"].astype(bool)]
@@ -865,6 +898,7 @@ def unpriced_calls(priced: pd.DataFrame) -> pd.DataFrame:
                 first_seen=("ts_start", "min"), last_seen=("ts_start", "max")).reset_index()
     return out.sort_values("calls", ascending=False, ignore_index=True)[cols]
 
+# %% ../nbs/10_pricing.ipynb #3b15d404
 _REASON_KEYS = {UNPRICED_MODEL: "pricing.reason_model", UNPRICED_DATE: "pricing.reason_date",
                 UNPRICED_USAGE: "pricing.reason_usage", UNPRICED_TIME: "pricing.reason_time"}
 
@@ -873,6 +907,7 @@ def reason_text(reason: str, locale: str = "ja") -> str:
     from llmops_nb.i18n import t
     return t(_REASON_KEYS[reason], locale) if reason in _REASON_KEYS else reason
 
+# %% ../nbs/10_pricing.ipynb #7ee6cea1
 def cost_totals(priced: pd.DataFrame) -> dict:
     "Calls, priced and unpriced calls, and the cost in USD (and yen excl./incl. tax when reported in yen)."
     p = priced["priced"].astype(bool)
@@ -891,6 +926,7 @@ def load_priced(workspace, period: str|None = None, columns=None, book: PriceBoo
     book = book or load_price_book(workspace)
     return price_requests(load_requests(workspace, period=period, columns=columns), book)
 
+# %% ../nbs/10_pricing.ipynb #f4847ea8
 PRICING_INPUT = ("ts_start", "request_id", "provider_name", "request_model", "response_model", "service_tier", "is_batch",
                  "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens",
                  "reasoning_output_tokens")

@@ -27,6 +27,7 @@ def parse_version(v) -> Version:
     try: return Version(str(v).strip())
     except InvalidVersion: raise ValueError(f"{v!r} is not a version (expected e.g. v1.2 or 1.2.3)") from None
 
+# %% ../nbs/20_prompts.ipynb #0865109b
 def sort_versions(versions) -> list[str]:
     "`versions` ordered oldest to newest by semantic version (v1.9 before v1.10)."
     return sorted(versions, key=parse_version)
@@ -84,6 +85,7 @@ class Problem:
 
     def __str__(self): return f"{self.file}:{self.line}: {self.rule}: {self.message}"
 
+# %% ../nbs/20_prompts.ipynb #76e80897
 class PromptRegistryError(ValueError):
     "The registry breaks one or more rules; the message lists file:line: rule: message for each."
     def __init__(self, problems):
@@ -99,6 +101,7 @@ def _split_front_matter(text: str):
         if lines[i].strip() == "---": return "\n".join(lines[1:i]), "\n".join(lines[i+1:]), 2, i + 2
     return None
 
+# %% ../nbs/20_prompts.ipynb #f641e1d0
 def _key_lines(node, offset: int) -> dict:
     "Top-level key → (1-based file line, raw scalar text or None) from a composed YAML mapping node."
     out = {}
@@ -106,6 +109,7 @@ def _key_lines(node, offset: int) -> dict:
         out[k.value] = (k.start_mark.line + offset, v.value if isinstance(v, yaml.ScalarNode) else None)
     return out
 
+# %% ../nbs/20_prompts.ipynb #69034c88
 def _as_date(v):
     "A date from YAML (date, datetime or ISO text), else None."
     if isinstance(v, datetime): return v.date()
@@ -141,6 +145,7 @@ def _params(p) -> dict:
     if isinstance(p, dict): return {str(k): "" if v is None else str(v) for k, v in p.items()}
     return {str(k): "" for k in (p or [])}
 
+# %% ../nbs/20_prompts.ipynb #b920d9c0
 def read_prompt_file(path, problems: list|None = None) -> Prompt|None:
     "Read one `prompts/<name>/<version>.md`; problems go to `problems` (or raise PromptRegistryError); None if unreadable."
     path, own = Path(path), problems is None
@@ -254,6 +259,7 @@ def _scan(root: Path) -> tuple[list[Prompt], list[Problem]]:
     bad = {pr.file for pr in problems}
     return [p for p in prompts if p.path not in bad], problems
 
+# %% ../nbs/20_prompts.ipynb #d898527a
 def _prompts_dir(where) -> Path:
     "The prompts folder for a registry folder, a workspace folder (with settings.ini or a prompts/ folder) or None (current settings)."
     if where is None:
@@ -273,6 +279,7 @@ def validate_registry(where=None) -> pd.DataFrame:
         return pd.DataFrame([dict(file=str(root), line=0, rule="registry.missing", message="prompts folder does not exist")])
     return pd.DataFrame([vars(p) for p in _scan(root)[1]], columns=["file", "line", "rule", "message"])
 
+# %% ../nbs/20_prompts.ipynb #8e083ff0
 def load_registry(where=None, strict: bool = True) -> PromptRegistry:
     "The registry at `where` (prompts folder or workspace); `strict` raises PromptRegistryError on any problem."
     if isinstance(where, PromptRegistry): return where
@@ -287,10 +294,12 @@ def get_prompt(name: str, version: str = "latest", registry=None, approved_only:
     "Prompt `name` at `version` ('latest' or e.g. 'v1.10') from `registry` (registry, folder or workspace)."
     return load_registry(registry).get(name, version, approved_only)
 
+# %% ../nbs/20_prompts.ipynb #cd00bacf
 def list_prompts(registry=None) -> pd.DataFrame:
     "One row per prompt version in `registry`, ordered by name and semantic version."
     return load_registry(registry).table()
 
+# %% ../nbs/20_prompts.ipynb #b1159f62
 def diff_prompts(name: str, a: str, b: str, registry=None, body_only: bool = False) -> str:
     "Unified diff (difflib) from version `a` to version `b` of prompt `name`, front matter included unless `body_only`."
     reg = load_registry(registry)
@@ -335,6 +344,7 @@ def _counts(df: pd.DataFrame, extra: dict) -> pd.DataFrame:
     return out.groupby(["prompt_name", "canon"], dropna=False, sort=False).agg(
         n=("n", "sum"), **{k: (k, "min" if k.startswith("first") else "max") for k in extra}).reset_index()
 
+# %% ../nbs/20_prompts.ipynb #72ca1f4f
 def prompt_usage(requests: pd.DataFrame|None, registry=None, runs: pd.DataFrame|None = None) -> pd.DataFrame:
     "Per prompt version: calls and eval runs that used it, its approval status, and a flag for unknown or unapproved use."
     reg = load_registry(registry)
@@ -415,6 +425,7 @@ def _demo_text(name: str, k: int):
         tail="Request:\n{{input}}")
     return spec, ("ja" if re.search(r"[\u3040-\u30ff]", spec["intro"]) else "en")
 
+# %% ../nbs/20_prompts.ipynb #3512aaa3
 def write_demo_prompts(workspace, seed: int = 42) -> Path:
     "Write the demo prompt registry into `workspace`'s prompts folder; returns the folder."
     import random

@@ -24,16 +24,19 @@ __all__ = ['REPORT_CSS', 'CSP', 'WIDGET_MIME', 'VERSIONED', 'OUTPUT_FILES', 'Rep
 class ReportError(RuntimeError):
     "A report could not be run or rendered; the message says which, where and what to do."
 
+# %% ../nbs/06_reports.ipynb #5c8fdf1f
 def templates_dir() -> Path:
     "The folder holding report templates: `$LLMOPS_NB_TEMPLATES`, else the project's `templates/`."
     if env := os.environ.get("LLMOPS_NB_TEMPLATES"): return Path(env).resolve()
     import llmops_nb
     return Path(llmops_nb.__file__).resolve().parent.parent / "templates"
 
+# %% ../nbs/06_reports.ipynb #0208b777
 def report_name(template) -> str:
     "The report name of a template file: the first word of its stem."
     return Path(template).stem.split("_")[0]
 
+# %% ../nbs/06_reports.ipynb #47556cea
 def list_reports(folder=None) -> dict[str, Path]:
     "Report name → template path, for every `*.ipynb` at the top level of `folder` (default `templates_dir()`)."
     folder = Path(folder) if folder else templates_dir()
@@ -56,6 +59,7 @@ def find_template(template) -> Path:
         raise ReportError(f"no report named {template!r}; known reports: {', '.join(known) or 'none'} (in {templates_dir()})")
     return known[str(template)]
 
+# %% ../nbs/06_reports.ipynb #f5067896
 def template_parameters(template) -> dict[str, object]:
     "Parameter name → default value, from the template's one cell tagged `parameters`."
     import nbformat
@@ -89,11 +93,13 @@ class _Scan(HTMLParser):
     def handle_data(self, data):
         if self.lasttag == "style" and _CSS_URL.search(data): self.found.append("external url() or @import in <style>")
 
+# %% ../nbs/06_reports.ipynb #a41a0560
 def offline_violations(page: str) -> list[str]:
     "Every external resource reference or script in HTML `page` (empty when it is fully offline)."
     s = _Scan(); s.feed(page); s.close()
     return s.found
 
+# %% ../nbs/06_reports.ipynb #2136d7dd
 _A_EXTERNAL = re.compile(r"<a\b[^>]*?\bhref\s*=\s*\"((?:https?:|ftp:|//)[^\"]*)\"[^>]*>(.*?)</a>", re.I | re.S)
 
 def inert_links(page: str) -> str:
@@ -158,6 +164,7 @@ def _operator_output(o) -> bool:
     if o.get("output_type") == "stream": return o.get("name") == "stderr"
     return WIDGET_MIME in o.get("data", {})
 
+# %% ../nbs/06_reports.ipynb #8bd960f5
 def notebook_html(nb,  # an executed notebook (nbformat node)
                   title: str,  # the page's <title>
                   locale: str = "ja",  # the page's lang
@@ -190,11 +197,13 @@ def sha256_file(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
     return h.hexdigest()
 
+# %% ../nbs/06_reports.ipynb #417c5fee
 def file_entry(path, root=None) -> dict:
     "{path, sha256, bytes} of a file; `path` relative to `root` when given."
     p = Path(path)
     return dict(path=str(p.relative_to(root)) if root else str(p), sha256=sha256_file(p), bytes=p.stat().st_size)
 
+# %% ../nbs/06_reports.ipynb #236cba00
 VERSIONED = ("llmops-nb", "pandas", "pyarrow", "duckdb", "altair", "vl-convert-python", "papermill", "nbconvert",
              "nbformat", "ipykernel", "great-expectations", "genai-prices")
 
@@ -206,6 +215,7 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError: pass
     return out
 
+# %% ../nbs/06_reports.ipynb #990dbaba
 def utc_now() -> str:
     "The current UTC time as ISO 8601 with a Z."
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -239,6 +249,7 @@ def _jsonable(x):
     if hasattr(x, "as_dict"): return _jsonable(x.as_dict())
     return x
 
+# %% ../nbs/06_reports.ipynb #08a4ad5b
 def save_results(out_dir,  # the template's `out_dir` parameter; "" writes nothing
                  data: dict,  # the figures to save
                  inputs=(),  # data files the template read, for the manifest
@@ -298,11 +309,13 @@ def _prepare_params(tpl: Path, out: Path, params: dict) -> dict:
     if params.get("locale"): check_locale(params["locale"])
     return params
 
+# %% ../nbs/06_reports.ipynb #24accde6
 def _settings_for(params: dict):
     "The Settings the template will see (workspace settings.ini + locale override)."
     from llmops_nb.config import load_settings
     return load_settings(params.get("workspace") or None, locale=params.get("locale") or None)
 
+# %% ../nbs/06_reports.ipynb #0f12877a
 def _title_of(nb, name: str) -> str:
     "First Markdown heading of the notebook, or the report name."
     for c in nb.cells:
@@ -318,6 +331,7 @@ def _output_files(out: Path, name: str) -> list[Path]:
                    and not any(part.startswith(".") for part in p.relative_to(out).parts))
     return [p for p in known if p.exists()] + extra
 
+# %% ../nbs/06_reports.ipynb #7c74c6b2
 def _write_manifest(out: Path, *, name, tpl, status, params, settings, started, error=None, extra_inputs=()) -> Path:
     "Write manifest.json for a run in `out`."
     inputs = [file_entry(tpl)]
@@ -341,15 +355,18 @@ def _failure(e: Exception, name: str, nb_path: Path) -> str:
         return f"report {name!r} failed in cell {e.exec_count}: {e.ename}: {e.evalue}; the executed notebook with the error is {nb_path}"
     return f"report {name!r} failed: {type(e).__name__}: {e}; see {nb_path}"
 
+# %% ../nbs/06_reports.ipynb #3752bc23
 def _rmtree(p: Path):
     "Remove folder `p` if it exists."
     import shutil
     if p.exists(): shutil.rmtree(p)
 
+# %% ../nbs/06_reports.ipynb #6c71c7b5
 def _fresh(p: Path) -> Path:
     "An empty folder at `p` (whatever was there is removed)."
     _rmtree(p); p.mkdir(parents=True); return p
 
+# %% ../nbs/06_reports.ipynb #4123023a
 def _swap(work: Path, out: Path):
     "Put folder `work` in place of `out` (keeping `out/failed/`), then remove the old folder."
     if not out.exists(): work.rename(out); return
@@ -359,12 +376,14 @@ def _swap(work: Path, out: Path):
     out.rename(old); work.rename(out)
     _rmtree(old)
 
+# %% ../nbs/06_reports.ipynb #ea357c62
 def good_report(out: Path) -> bool:
     "Does folder `out` hold a report whose manifest says it succeeded?"
     m = Path(out) / "manifest.json"
     try: return m.exists() and json.loads(m.read_text(encoding="utf-8")).get("status") == "ok"
     except ValueError: return False
 
+# %% ../nbs/06_reports.ipynb #75b2f0f7
 def _place_failure(work: Path, out: Path) -> Path:
     "Move a failed run's folder next to the good report (`out/failed/`), or in place of `out` when there is none."
     if good_report(out):
@@ -372,6 +391,7 @@ def _place_failure(work: Path, out: Path) -> Path:
     _swap(work, out)
     return out
 
+# %% ../nbs/06_reports.ipynb #b86f941e
 class _Lock:
     "An exclusive lock on `<parent>/.<name>.lock` for the duration of a `with` block."
     def __init__(self, out: Path): self.path = out.parent / f".{out.name}.lock"
@@ -392,6 +412,7 @@ def _ledger_file(ledger, params: dict) -> Path|None:
         return ledger_path(params["workspace"])
     return None
 
+# %% ../nbs/06_reports.ipynb #d2b8eecc
 def _record(run: ReportRun, ledger, params: dict) -> ReportRun:
     "Append the run's manifest to its ledger (if any); returns the run with `ledger_entry` set."
     if (path := _ledger_file(ledger, params)) is None: return run
@@ -399,6 +420,7 @@ def _record(run: ReportRun, ledger, params: dict) -> ReportRun:
     run.ledger_entry = record_run(run, ledger=path)
     return run
 
+# %% ../nbs/06_reports.ipynb #5747c898
 def _execute(tpl: Path, nb_path: Path, params: dict, progress: bool, timeout):
     "Run the template with papermill into `nb_path`; returns the executed notebook."
     import papermill as pm
@@ -406,6 +428,7 @@ def _execute(tpl: Path, nb_path: Path, params: dict, progress: bool, timeout):
                                progress_bar=progress, cwd=os.getcwd(), execution_timeout=timeout,
                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
 
+# %% ../nbs/06_reports.ipynb #1084b99a
 def _publish(tpl: Path, out: Path, params: dict, make_nb, ledger) -> ReportRun:
     "Render into a hidden folder with `make_nb(work_dir, run_params)`, then swap it in (or keep the failure apart)."
     from llmops_nb.config import SettingsError
@@ -446,6 +469,7 @@ def run_report(template,  # report name (e.g. "operations") or path to a templat
     params = _prepare_params(tpl, out, params)
     return _publish(tpl, out, params, lambda work, p: _execute(tpl, work / f"{name}.ipynb", p, progress, timeout), ledger)
 
+# %% ../nbs/06_reports.ipynb #4a9e306c
 def publish_executed(executed,  # a notebook already executed by papermill (e.g. Airflow's PapermillOperator)
                      template,  # the report name or template it was executed from
                      out_dir,  # the report folder
@@ -480,18 +504,22 @@ def _display(markup: str):
     from IPython.display import HTML, display
     display(HTML(markup))
 
+# %% ../nbs/06_reports.ipynb #f76f863c
 def show_html(markup: str):
     "Show trusted HTML built by llmops_nb (escape any user text before passing it)."
     _display(markup)
 
+# %% ../nbs/06_reports.ipynb #061c936d
 def esc(x) -> str:
     "HTML-escaped text of `x`."
     return html.escape("" if x is None else str(x), quote=True)
 
+# %% ../nbs/06_reports.ipynb #ded0f093
 def heading(text: str, level: int = 2):
     "Show a section heading."
     _display(f"<h{level}>{esc(text)}</h{level}>")
 
+# %% ../nbs/06_reports.ipynb #d1ea588e
 def note(text: str, kind: str = "note"):
     "Show a paragraph: kind 'note' (small, grey), 'lead' (larger), or a callout 'info', 'pass', 'fail'."
     if kind in ("note", "lead"): _display(f'<p class="{kind}">{esc(text)}</p>')
@@ -506,12 +534,14 @@ def badge(passed, locale: str = "ja") -> str:
     return (f'<span class="badge pass">✓ {esc(t("common.pass", locale))}</span>' if passed
             else f'<span class="badge fail">✗ {esc(t("common.fail", locale))}</span>')
 
+# %% ../nbs/06_reports.ipynb #9237e529
 def report_header_html(title: str, subtitle: str = "", meta: dict|None = None) -> str:
     "HTML of a report's header: title, subtitle and a line of label → value facts."
     items = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in (meta or {}).items())
     sub = f'<p class="subtitle">{esc(subtitle)}</p>' if subtitle else ""
     return f'<header class="report-header"><h1>{esc(title)}</h1>{sub}<dl class="meta">{items}</dl></header>'
 
+# %% ../nbs/06_reports.ipynb #47cdb45f
 def report_header(title: str, settings, locale: str, period: str|None = None, subtitle: str = "", **facts):
     "Show the title, organisation, period and generation time (UTC) of a report, plus any `facts`."
     from llmops_nb.i18n import fmt_month
@@ -526,6 +556,7 @@ def kpi_tile(label: str, value: str, sub: str = "", passed=None) -> dict:
     "One headline tile: label, formatted value, a small line under it, and pass/fail (None: neutral)."
     return dict(label=label, value=value, sub=sub, passed=passed)
 
+# %% ../nbs/06_reports.ipynb #fa154012
 def kpis_html(tiles: list[dict], locale: str = "ja") -> str:
     "HTML of a row of headline tiles."
     import pandas as pd
@@ -539,6 +570,7 @@ def kpis_html(tiles: list[dict], locale: str = "ja") -> str:
                    f'<div class="value">{esc(tl["value"])}</div><div class="sub">{esc(tl.get("sub", ""))}{verdict}</div></div>')
     return f'<div class="kpis">{"".join(out)}</div>'
 
+# %% ../nbs/06_reports.ipynb #6470b5bf
 def show_kpis(tiles: list[dict], locale: str = "ja"):
     "Show a row of headline tiles (see `kpi_tile`)."
     _display(kpis_html(tiles, locale))
@@ -554,6 +586,7 @@ def _fmt_cell(v, kind: str, locale: str) -> str:
     if kind == "date": return esc(fmt_date(v, locale))
     return esc(v)
 
+# %% ../nbs/06_reports.ipynb #50d7b832
 def _kind(s) -> str:
     "Display kind of a Series: bool, int, float, date or text."
     import pandas as pd
@@ -563,6 +596,7 @@ def _kind(s) -> str:
     if pd.api.types.is_datetime64_any_dtype(s): return "date"
     return "text"
 
+# %% ../nbs/06_reports.ipynb #4e7455e2
 def table_html(df, locale: str = "ja", formats: dict|None = None, headers: dict|None = None, caption: str = "",
                nowrap=(),  # columns whose cells never wrap (short codes, dates, ids)
                css: str = "",  # extra class of the table, e.g. 'signoff'
@@ -581,6 +615,7 @@ def table_html(df, locale: str = "ja", formats: dict|None = None, headers: dict|
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     return f'<table class="data{" " + esc(css) if css else ""}">{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
+# %% ../nbs/06_reports.ipynb #1133ad31
 def show_table(df, locale: str = "ja", formats: dict|None = None, headers: dict|None = None, caption: str = "", nowrap=(), css: str = ""):
     "Show `df` as an escaped, formatted HTML table (see `table_html`)."
     _display(table_html(df, locale, formats, headers, caption, nowrap, css))

@@ -109,11 +109,13 @@ def fold_table() -> dict[int, int]:
     tbl.update({ord(c): ord("-") for c in DASHES})
     return tbl
 
+# %% ../nbs/21_safety.ipynb #41769a17
 def fold(text: str) -> str:
     "`text` with full-width ASCII, ideographic spaces and Japanese dashes folded to ASCII; same length as `text`."
     f = text.translate(fold_table())
     return LONG_VOWEL.sub("-", f) if ("\u30fc" in f or "\uff70" in f) else f
 
+# %% ../nbs/21_safety.ipynb #aeb5557c
 def nfkc(text: str) -> str:
     "NFKC normal form of `text`."
     return unicodedata.normalize("NFKC", text)
@@ -125,12 +127,14 @@ def arrow_strings(s: pd.Series) -> pa.Array:
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     return pc.fill_null(arr, "")
 
+# %% ../nbs/21_safety.ipynb #d9da64fa
 def _nfkc_column(arr: pa.Array) -> pa.Array:
     "NFKC of every string; ASCII rows, already normal, are left alone."
     mask = pc.invert(pc.string_is_ascii(arr))
     if not pc.any(mask).as_py(): return arr
     return pc.replace_with_mask(arr, mask, pc.utf8_normalize(arr.filter(mask), "NFKC"))
 
+# %% ../nbs/21_safety.ipynb #2cb9cdca
 def _ranges(cps: list[int]) -> list[tuple[int, int]]:
     "Consecutive code points → (first, last) ranges."
     out = []
@@ -139,16 +143,19 @@ def _ranges(cps: list[int]) -> list[tuple[int, int]]:
         else: out.append((cp, cp))
     return out
 
+# %% ../nbs/21_safety.ipynb #dc849c27
 def _re2_class(rs: list[tuple[int, int]]) -> str:
     "An RE2 character class for ranges."
     return "[" + "".join(f"\\x{{{a:X}}}" if a == b else f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in rs) + "]"
 
+# %% ../nbs/21_safety.ipynb #771846c9
 @cache
 def _foldable_class() -> str:
     "RE2 class of every character `fold` changes (plus 〶, whose NFKC is 〒)."
     cps = sorted(set(fold_table()) | {ord(c) for c in DASHES} | {0x30FC, 0xFF70, 0x3036})
     return _re2_class(_ranges(cps))
 
+# %% ../nbs/21_safety.ipynb #383cadb2
 def _norm_column(arr: pa.Array) -> pa.Array:
     "Each string as the pre-filters see it: NFKC with Japanese dashes as '-', computed only where `fold` would change it."
     mask = pc.match_substring_regex(arr, _foldable_class())
@@ -156,6 +163,7 @@ def _norm_column(arr: pa.Array) -> pa.Array:
     sub = pc.replace_substring_regex(pc.utf8_normalize(arr.filter(mask), "NFKC"), f"[{DASHES}\u30fc]", "-")
     return pc.replace_with_mask(arr, mask, sub)
 
+# %% ../nbs/21_safety.ipynb #9d870924
 def _to_numpy_bool(a) -> np.ndarray:
     "Arrow boolean array → numpy bool array (nulls false)."
     return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)
@@ -163,6 +171,7 @@ def _to_numpy_bool(a) -> np.ndarray:
 # %% ../nbs/21_safety.ipynb #745379e8
 def _digits(s: str) -> str: return re.sub(r"\D", "", s)
 
+# %% ../nbs/21_safety.ipynb #494831ca
 CARD_BRANDS = (  # issuer prefix → card lengths (13-digit Visa is long retired; JAN/EAN-13 codes would pass Luhn 1 in 10)
     (re.compile(r"4"), (16, 19)), (re.compile(r"5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)"), (16,)), (re.compile(r"3[47]"), (15,)),
     (re.compile(r"3(?:0[0-5]|[689])"), (14, 16)), (re.compile(r"35(?:2[89]|[3-8])"), (16, 17, 18, 19)),
@@ -176,16 +185,19 @@ def card_confidence(s: str) -> float:
     if not CARD_LAYOUTS.fullmatch(s) or not any(p.match(d) and len(d) in ls for p, ls in CARD_BRANDS): return 0.0
     return 0.9 if luhn.is_valid(d) else 0.0
 
+# %% ../nbs/21_safety.ipynb #d604b2d6
 def iban_confidence(s: str) -> float:
     "0.95 for an IBAN with valid country length and mod-97 check digits."
     from stdnum import iban
     return 0.95 if iban.is_valid(s) else 0.0
 
+# %% ../nbs/21_safety.ipynb #a94a89e8
 def my_number_confidence(s: str) -> float:
     "0.9 for 12 digits whose last digit is the My Number check digit (context is still required)."
     from stdnum.jp import in_
     return 0.9 if in_.is_valid(_digits(s)) else 0.0
 
+# %% ../nbs/21_safety.ipynb #64ff7664
 def corporate_number_confidence(s: str) -> float:
     "0.9 for 13 digits (optionally after the invoice prefix T) with a valid corporate-number check digit."
     from stdnum.jp import cn
@@ -209,6 +221,7 @@ def _phone_one(s: str) -> float:
     except phonenumbers.NumberParseException: return 0.0
     return conf if phonenumbers.is_valid_number(n) else 0.0
 
+# %% ../nbs/21_safety.ipynb #492db4cc
 def phone_confidence(s: str) -> tuple[float, int, int]:
     "(confidence, offset, length) of the longest valid phone number in `s` that starts and ends on digit-group boundaries."
     off = 0
@@ -231,6 +244,7 @@ def ip_confidence(s: str) -> float:
     if a.version == 6 and s.count(":") < 3 and not s.lower().startswith("fe80"): return 0.0
     return 0.85
 
+# %% ../nbs/21_safety.ipynb #25e79190
 def jwt_confidence(s: str) -> float:
     "0.95 when the first segment decodes to a JSON header with 'alg', else 0."
     try:
@@ -246,21 +260,25 @@ def mask_keep(s: str, keep_start: int = 0, keep_end: int = 4, ch: str = "*") -> 
     keep = set(idx[:keep_start]) | (set(idx[len(idx) - keep_end:]) if keep_end else set())
     return "".join(c if (i in keep or not c.isalnum()) else ch for i, c in enumerate(s))
 
+# %% ../nbs/21_safety.ipynb #883f1ebc
 def mask_email(s: str) -> str:
     "t***@***.jp: first character of the mailbox and the top-level domain."
     local, _, domain = s.partition("@")
     return f"{local[:1]}***@***.{domain.rsplit('.', 1)[-1]}"
 
+# %% ../nbs/21_safety.ipynb #2f4bae80
 def mask_phone(s: str) -> str:
     "090-****-5678: the first group (or country code) and the last four digits."
     first = re.match(r"\+?\(?\d+", s).group()
     keep = len(_digits(first)) if re.search(r"[ .()-]", s) else 3
     return mask_keep(s, min(keep, 4), 4)
 
+# %% ../nbs/21_safety.ipynb #ef3485d5
 def mask_ip(s: str) -> str:
     "192.168.*.* for IPv4, 2001:… for IPv6."
     return ".".join(s.split(".")[:2] + ["*", "*"]) if "." in s and ":" not in s else s.split(":")[0] + ":…"
 
+# %% ../nbs/21_safety.ipynb #8cd19609
 SECRET_PREFIX = re.compile(r"sk-ant-[a-z]+\d*-|sk-(?:proj|svcacct|admin)-|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|AIza|xox[a-z]-|eyJ|-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 def mask_secret(s: str) -> str:
@@ -288,6 +306,7 @@ class Detector:
     @property
     def regex(self) -> re.Pattern: return _compiled(self.pattern)
 
+# %% ../nbs/21_safety.ipynb #2c1f695d
 @cache
 def _compiled(p: str) -> re.Pattern: return re.compile(p)
 
@@ -358,15 +377,18 @@ def _context_ok(d: Detector, text: str, start: int, end: int) -> bool:
     win = nfkc(text[max(0, start - d.window):start]).lower() + "\x00" + nfkc(text[end:end + d.window]).lower()
     return re.search(d.context, win) is not None
 
+# %% ../nbs/21_safety.ipynb #b1c36a60
 @cache
 def _gate_pattern(detectors: tuple[Detector, ...]) -> str:
     "One RE2 alternation of the detectors' pre-filters."
     return "|".join(f"(?:{d.prefilter})" for d in detectors)
 
+# %% ../nbs/21_safety.ipynb #20c59546
 def _take(a: pa.Array, rows: np.ndarray) -> list[str]:
     "Python strings of `a` at positions `rows`."
     return a.take(pa.array(rows, pa.int64())).to_pylist() if len(rows) else []
 
+# %% ../nbs/21_safety.ipynb #ef134b21
 def _match_rows(d: Detector, texts: dict[int, str], folded: dict[int, str], rows: np.ndarray) -> list[tuple]:
     "(row, start, end, confidence) of validated matches of `d` in `texts[rows]`."
     out, rx = [], d.regex
@@ -385,6 +407,7 @@ def _match_rows(d: Detector, texts: dict[int, str], folded: dict[int, str], rows
             out.append((i, start, end, conf))
     return out
 
+# %% ../nbs/21_safety.ipynb #f207cd24
 def _resolve_overlaps(f: pd.DataFrame) -> pd.DataFrame:
     "Keep, among overlapping findings in the same row, the most confident and then the longest."
     if f.empty: return f
@@ -429,6 +452,7 @@ def detect_pii(s: pd.Series,  # text column (index = row labels)
     f["column"] = column if column is not None else s.name
     return f[FINDING_COLUMNS].reset_index(drop=True).astype({"start": "Int64", "end": "Int64", "confidence": "float64"})
 
+# %% ../nbs/21_safety.ipynb #7be56b6b
 _DET = {d.entity: d for d in DETECTORS}
 
 def _empty_findings() -> pd.DataFrame:
@@ -446,6 +470,7 @@ def _redact_one(text: str, spans: list[tuple[int, int, str, str]], style: str) -
     out.append(text[pos:])
     return "".join(out), new
 
+# %% ../nbs/21_safety.ipynb #69e43fb1
 def _by_row(f: pd.DataFrame) -> Iterable[tuple[int, list[int], list[tuple[int, int, str, str]]]]:
     "For findings sorted by (_pos, start): (row position, finding numbers, spans (start, end, label, preview)) per row."
     pos, st, en, ent, pv = (f[c].tolist() for c in ("_pos", "start", "end", "entity", "preview"))
@@ -456,6 +481,7 @@ def _by_row(f: pd.DataFrame) -> Iterable[tuple[int, list[int], list[tuple[int, i
         yield pos[k], list(range(k, j)), [(st[i], en[i], ENTITY_LABELS[ent[i]], pv[i]) for i in range(k, j)]
         k = j
 
+# %% ../nbs/21_safety.ipynb #914bc4bc
 def _contexts(f: pd.DataFrame, texts: dict[int, str], width: int) -> list[str]:
     "For each finding (sorted by row and start), `width` characters either side in the label-redacted text, itself as «preview»."
     ctx = [""] * len(f)
@@ -484,10 +510,12 @@ def redact_series(s: pd.Series,  # text column
         vals[p] = _redact_one(vals[p], spans, style)[0]
     return pd.Series(vals, index=s.index, name=s.name, dtype=s.dtype)
 
+# %% ../nbs/21_safety.ipynb #bbbe064e
 def redact(text: str, style: str = "label", min_confidence: float = 0.5) -> str:
     "`text` with PII and secrets replaced by [LABEL]s (style='label') or masked previews (style='mask')."
     return redact_series(pd.Series([text]), style, min_confidence).iloc[0]
 
+# %% ../nbs/21_safety.ipynb #030ba176
 def redact_frame(df: pd.DataFrame,  # any table
                  columns: Iterable[str] | None = None,  # text columns to redact (default: input_text/output_text present)
                  style: str = "label",  # 'label' or 'mask'
@@ -603,6 +631,7 @@ def _py_class(rs: list[tuple[int, int]]) -> str:
     esc = lambda c: f"\\U{c:08X}"
     return "[" + "".join(esc(a) if a == b else f"{esc(a)}-{esc(b)}" for a, b in rs) + "]"
 
+# %% ../nbs/21_safety.ipynb #db5dab11
 @cache
 def invisible_ranges() -> tuple[tuple[str, list[tuple[int, int]]], ...]:
     "(name, ranges) of the invisible character sets: tag, bidi, format/unassigned, private use, variation selectors."
@@ -617,6 +646,7 @@ def invisible_ranges() -> tuple[tuple[str, list[tuple[int, int]]], ...]:
     vs = [(0xFE00, 0xFE0F), (0xE0100, 0xE01EF)]
     return (("tag", tag), ("bidi", bidi), ("format", _ranges(sorted(fmt))), ("private_use", pua), ("variation", vs))
 
+# %% ../nbs/21_safety.ipynb #a94ff175
 @cache
 def unicode_rules() -> tuple[Rule, ...]:
     "Rules for invisible characters (RE2 patterns over the NFKC column)."
@@ -628,16 +658,19 @@ def unicode_rules() -> tuple[Rule, ...]:
             Rule("unicode.private_use", "invisible_unicode", "any", _re2_class(r["private_use"]), 0.2),
             Rule("unicode.variation_run", "invisible_unicode", "any", _re2_class(r["variation"]) + "{3,}", 0.8))
 
+# %% ../nbs/21_safety.ipynb #3f4cba19
 @cache
 def _strip_pattern() -> str:
     "RE2 class of every invisible character removed before phrase matching."
     rs = [x for name, rr in invisible_ranges() if name != "private_use" for x in rr]
     return _re2_class(rs + [(0x200D, 0x200D), (0x00AD, 0x00AD), (0xFEFF, 0xFEFF)])
 
+# %% ../nbs/21_safety.ipynb #83324d37
 def decode_tags(text: str) -> str:
     "Characters hidden as Unicode tag characters (U+E0020–E007E) decoded to ASCII; other text dropped."
     return "".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E)
 
+# %% ../nbs/21_safety.ipynb #7efaa967
 LEET = str.maketrans("0134579@$", "oieastgas")
 _B64 = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){16,}")
@@ -648,6 +681,7 @@ def _printable(b: bytes) -> str | None:
     except UnicodeDecodeError: return None
     return txt if txt and sum(c.isprintable() or c.isspace() for c in txt) >= 0.95 * len(txt) else None
 
+# %% ../nbs/21_safety.ipynb #138315d6
 def decode_payloads(text: str) -> str:
     "Base64 and hex runs in `text` decoded (when they decode to readable text), joined by newlines."
     out = []
@@ -660,6 +694,7 @@ def decode_payloads(text: str) -> str:
         if (d := _printable(raw)): out.append(d)
     return "\n".join(out)
 
+# %% ../nbs/21_safety.ipynb #9bf57891
 def unleet(text: str) -> str:
     "`text` with leetspeak digits and symbols read as letters (1gn0r3 → ignore)."
     return text.lower().translate(LEET)
@@ -671,6 +706,7 @@ def _prepare(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
     has = _to_numpy_bool(pc.match_substring_regex(n, _strip_pattern()))
     return n, (pc.replace_substring_regex(n, _strip_pattern(), "") if has.any() else n)
 
+# %% ../nbs/21_safety.ipynb #4171f2d1
 def _rule_matrix(col: pa.Array, rules: tuple[Rule, ...]) -> np.ndarray:
     "Boolean matrix rows × rules; each language's rules run only on rows that language's combined pre-filter keeps."
     m = np.zeros((len(col), len(rules)), dtype=bool)
@@ -683,6 +719,7 @@ def _rule_matrix(col: pa.Array, rules: tuple[Rule, ...]) -> np.ndarray:
         for j in js: m[rows, j] = _to_numpy_bool(pc.match_substring_regex(sub, rules[j].pattern))
     return m
 
+# %% ../nbs/21_safety.ipynb #28ae919d
 def _noisy_or(m: np.ndarray, w: np.ndarray) -> np.ndarray:
     "1 − Π(1 − wᵢ) over the rules each row matches."
     return 1 - np.prod(np.where(m, 1 - w, 1.0), axis=1) if m.size else np.zeros(len(m))
@@ -695,6 +732,7 @@ def _py_invisible() -> re.Pattern:
     "Python regex of one invisible character (tag, bidi, format/unassigned, variation selector)."
     return re.compile(_py_class([x for name, rr in invisible_ranges() if name != "private_use" for x in rr]))
 
+# %% ../nbs/21_safety.ipynb #a8a68576
 def _injection_preview(texts: list[str], raw: str, rule_idx: np.ndarray, rules: tuple[Rule, ...]) -> str:
     "The matched phrase (±10 characters, at most 100) of the strongest phrase rule, or a count of invisible characters."
     for text in texts:
@@ -706,6 +744,7 @@ def _injection_preview(texts: list[str], raw: str, rule_idx: np.ndarray, rules: 
     cps = _py_invisible().findall(raw)
     return " ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(cps[:50])) + f" ×{len(cps)}" if cps else ""
 
+# %% ../nbs/21_safety.ipynb #b208aabb
 def detect_injection(s: pd.Series,  # text column (usually input_text)
                      threshold: float = 0.5,  # score at or above which a row is flagged
                      rules: tuple[Rule, ...] | None = None,  # phrase rules (default INJECTION_RULES)
@@ -757,6 +796,7 @@ def read_wordlist(name: str) -> pd.DataFrame:
     "The word list `name` from llmops_nb/data/safety: term, category, not_followed_by, source file."
     return parse_wordlist(resources.files("llmops_nb").joinpath("data", "safety", name).read_text(encoding="utf-8"), name)
 
+# %% ../nbs/21_safety.ipynb #1999ee8a
 def parse_wordlist(text: str, name: str) -> pd.DataFrame:
     "Parse a word list (term<TAB>category[<TAB>chars], '#' comments); errors name the file and line."
     rows = []
@@ -769,6 +809,7 @@ def parse_wordlist(text: str, name: str) -> pd.DataFrame:
         rows.append((nfkc(parts[0]).lower(), parts[1], parts[2] if len(parts) == 3 else "", name))
     return pd.DataFrame(rows, columns=["term", "category", "not_followed_by", "source"])
 
+# %% ../nbs/21_safety.ipynb #86616b15
 @cache
 def wordlists() -> pd.DataFrame:
     "All toxicity terms of the shipped lists."
@@ -785,6 +826,7 @@ def _term_pattern(term: str, not_followed: str = "") -> str:
     if re.fullmatch(f"[{_KATA}]+", term): return f"(?:^|[^{_KATA}]){esc}(?:[^{_KATA}{re.escape(not_followed)}]|$)"
     return esc + nf
 
+# %% ../nbs/21_safety.ipynb #0f908eea
 @cache
 def toxicity_patterns() -> dict[str, str]:
     "Category → one RE2 pattern (alternation of its terms), longest terms first."
@@ -792,6 +834,7 @@ def toxicity_patterns() -> dict[str, str]:
     return {c: "(?:" + "|".join(_term_pattern(tm, nf) for tm, nf in zip(g.term, g.not_followed_by)) + ")"
             for c, g in wl.groupby("category")}
 
+# %% ../nbs/21_safety.ipynb #2f0901c2
 @cache
 def _term_regex() -> tuple[re.Pattern, dict[str, str]]:
     "A Python regex over all terms (to name the matched term), and term → category."
@@ -806,6 +849,7 @@ def _mask_term(term: str) -> str:
     "A term with its inner characters starred: f**k, 死*."
     return term if len(term) < 2 else term[0] + "*" * (len(term) - 2 + (len(term) == 2)) + (term[-1] if len(term) > 2 else "")
 
+# %% ../nbs/21_safety.ipynb #279fbfd3
 def detect_toxicity(s: pd.Series,  # text column
                     threshold: float = 0.5,  # score at or above which a row is flagged
                     ) -> pd.DataFrame:
@@ -845,6 +889,7 @@ def _frame_findings(det: pd.DataFrame, family: str, column: str, preview: pd.Ser
                          "preview": preview.loc[d.index].to_numpy() if len(d) else [], "context": "",
                          "confidence": d.score.to_numpy()})
 
+# %% ../nbs/21_safety.ipynb #9e54c204
 def scan_requests(df: pd.DataFrame,  # RequestLog rows (needs the text columns; request_id/use_case/ts_start if present)
                   columns: Iterable[str] = ("input_text", "output_text"),  # scanned for PII, secrets, toxicity
                   injection_columns: Iterable[str] = ("input_text",),  # scanned for prompt injection
@@ -893,10 +938,12 @@ def _scan_month(workspace, period: str|None, batch_rows: int, kwargs: dict) -> p
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else _no_findings()
 
+# %% ../nbs/21_safety.ipynb #aff0fa28
 def _no_findings() -> pd.DataFrame:
     "An empty result with the columns of `scan_requests`."
     return _empty_findings().assign(request_id=None, use_case=None, day=None)[SCAN_COLUMNS]
 
+# %% ../nbs/21_safety.ipynb #68e655d3
 def _fingerprint(month_dir, kwargs: dict) -> str:
     "What a month's findings depend on: its Parquet files (name, size, mtime), the scanner's code and word lists, the options."
     import hashlib, importlib
@@ -908,6 +955,7 @@ def _fingerprint(month_dir, kwargs: dict) -> str:
         st = f.stat(); h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()
 
+# %% ../nbs/21_safety.ipynb #df6272fb
 def _cached_month(workspace, period: str, batch_rows: int, kwargs: dict) -> pd.DataFrame:
     "The findings of one stored month: read from the store when its fingerprint matches, else scanned and kept."
     import pyarrow.parquet as pq
@@ -924,6 +972,7 @@ def _cached_month(workspace, period: str, batch_rows: int, kwargs: dict) -> pd.D
     tmp.replace(cache)  # atomic: a reader sees the old file or the new one
     return f
 
+# %% ../nbs/21_safety.ipynb #1b75ce7c
 def scan_store(workspace,  # a workspace folder (its Parquet store is read)
                period: str|None = None,  # 'YYYY-MM' (UTC month of ts_start); None = every stored month
                batch_rows: int = 250_000,  # calls scanned at a time (memory ≈ their text)
@@ -994,6 +1043,7 @@ def entity_label(entity: str, locale: str = "ja") -> str:
     try: return t(f"safety.entity.{entity}", locale)
     except KeyError: return entity
 
+# %% ../nbs/21_safety.ipynb #aa845fc2
 def safety_tables(summary: SafetySummary, locale: str = "ja") -> dict[str, pd.DataFrame]:
     "Title → table with headers and entity/family names in `locale`, ready for show_table/findings_html."
     check_locale(locale)
@@ -1089,6 +1139,7 @@ def _gen_values(rng: np.random.Generator) -> dict[str, Callable[[], str]]:
             "github_token": lambda: "ghp_" + "".join(rng.choice(list("abcdefghijkLMNOPQ0123456789"), 36)),
             "dg": dg}
 
+# %% ../nbs/21_safety.ipynb #39e84e24
 _TEMPLATES = {
     "ja": {"email": ["ご連絡は{v}までお願いします。", "担当:{n}({v})", "メールアドレス{v}宛に送付済みです"],
            "phone": ["{n}様の電話番号は{v}です。", "緊急時は{v}へ。", "TEL:{v}"],
@@ -1116,6 +1167,7 @@ def _uuid(rng: np.random.Generator) -> str:
     h = "".join(rng.choice(list("0123456789abcdef"), 32))
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
+# %% ../nbs/21_safety.ipynb #32942e1b
 def _negatives(rng: np.random.Generator, lang: str, dg) -> str:
     "A sentence with PII look-alikes that are not PII."
     from stdnum import luhn
@@ -1183,6 +1235,7 @@ def _read_any(path: str) -> pd.DataFrame:
     if p.endswith((".jsonl", ".json")): return pd.read_json(p, lines=p.endswith(".jsonl"))
     raise ValueError(f"{p}: unsupported file type; use .parquet, .csv or .jsonl")
 
+# %% ../nbs/21_safety.ipynb #fc47f1fb
 def cli_safety(argv: list[str]) -> int:
     "`llmops-nb scan [WORKSPACE] [--input FILE] [--period YYYY-MM] [--out FILE] [--fail-on FAMILIES]`: scan logs."
     import argparse

@@ -78,6 +78,7 @@ def column(name: str) -> Column:
         if c.name == name: return c
     raise KeyError(f"{name!r} is not a RequestLog column")
 
+# %% ../nbs/02_schema.ipynb #9761b201
 def requestlog_dtypes() -> dict[str, str]:
     "Column name → pandas dtype."
     return {c.name: DTYPES[c.kind] for c in COLUMNS}
@@ -89,6 +90,7 @@ def empty_requestlog() -> pd.DataFrame:
     "An empty RequestLog table with every column and dtype."
     return pd.DataFrame({n: pd.Series(dtype=d) for n, d in requestlog_dtypes().items()})
 
+# %% ../nbs/02_schema.ipynb #fd9a6cbb
 def _cast(s: pd.Series, dtype: str) -> pd.Series:
     "Cast one column to its schema dtype."
     if dtype.startswith("datetime64"): return pd.to_datetime(s, utc=True, format="ISO8601").astype(dtype)
@@ -96,6 +98,7 @@ def _cast(s: pd.Series, dtype: str) -> pd.Series:
     if dtype == "float64": return pd.to_numeric(s).astype("float64")
     return s.astype(dtype)
 
+# %% ../nbs/02_schema.ipynb #9224bc7f
 def conform(df: pd.DataFrame, allow_extra: bool = False) -> pd.DataFrame:
     "`df` with exactly the RequestLog columns, in order and typed; raises on missing required or unknown columns."
     missing = [c for c in REQUIRED if c not in df.columns]
@@ -155,6 +158,7 @@ def ts_bounds(now=None) -> tuple[pd.Timestamp, pd.Timestamp]:
     if now.tzinfo is None: now = now.tz_localize("UTC")
     return pd.Timestamp(TS_MIN), now + pd.Timedelta(days=MAX_FUTURE_DAYS)
 
+# %% ../nbs/02_schema.ipynb #f62f675a
 def requestlog_checks(now=None) -> tuple[Check, ...]:
     "Every row-level constraint on RequestLog; `now` fixes the upper bound for plausible timestamps."
     lo, hi = ts_bounds(now)
@@ -176,6 +180,7 @@ def requestlog_checks(now=None) -> tuple[Check, ...]:
                Check("unique:request_id", "unique", "request_id", "duplicate_request_id")]
     return tuple(checks)
 
+# %% ../nbs/02_schema.ipynb #5f7d59fb
 def add_check_columns(df: pd.DataFrame) -> pd.DataFrame:
     "`df` plus the helper column `cache_input_tokens` (cache read + cache write; missing parts count as 0)."
     cache = df["cache_read_input_tokens"].fillna(0) + df["cache_creation_input_tokens"].fillna(0)
@@ -196,6 +201,7 @@ def _expectation(gxe, c: Check, column: str|None = None):
         column_A=c.column, column_B=c.other, or_equal=True, ignore_row_if="either_value_is_missing", meta=meta)
     raise ValueError(f"unknown check kind {c.kind!r}")
 
+# %% ../nbs/02_schema.ipynb #0130ae7b
 _GX = {}
 
 def _gx():
@@ -206,6 +212,7 @@ def _gx():
         import great_expectations, great_expectations.expectations
     return great_expectations
 
+# %% ../nbs/02_schema.ipynb #f3248a0e
 def _gx_context():
     "A cached ephemeral GX context with one pandas dataframe asset, progress bars off."
     if "ctx" not in _GX:
@@ -227,6 +234,7 @@ def requestlog_suite(checks=None, name: str = "requestlog", read: dict|None = No
     for c in (checks or requestlog_checks()): suite.add_expectation(_expectation(gxe, c, (read or {}).get(c.id)))
     return suite
 
+# %% ../nbs/02_schema.ipynb #2bfdde3b
 def gx_frame(df: pd.DataFrame, checks) -> tuple[pd.DataFrame, dict]:
     "The frame GX validates, and check id → column read: a nullable-integer column under a range check is read as a float64 twin."
     frame, read = add_check_columns(df), {}
@@ -237,6 +245,7 @@ def gx_frame(df: pd.DataFrame, checks) -> tuple[pd.DataFrame, dict]:
             read[c.id] = twin
     return frame, read
 
+# %% ../nbs/02_schema.ipynb #c733a804
 GX_COLUMNS = ("check", "rule", "expectation", "column", "success", "element_count", "unexpected_count", "unexpected_percent")
 
 def run_gx(df: pd.DataFrame, checks=None, now=None) -> pd.DataFrame:

@@ -64,12 +64,14 @@ def _ticks(lo: float, hi: float) -> list[float]:
     "Powers of ten between `lo` and `hi` (log axis ticks)."
     return [10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1) if lo <= 10.0**k <= hi]
 
+# %% ../../nbs/12_cost_widget.ipynb #e105507c
 def _short(x: float) -> str:
     "1000 → 1K, 2500000 → 2.5M, 819060 → 819K (three significant figures)."
     for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if abs(x) >= div: return f"{x / div:.3g}{suf}"
     return f"{x:.3g}"
 
+# %% ../../nbs/12_cost_widget.ipynb #7812869f
 def svg_chart(x, series: dict, markers: tuple = (), title: str = "", x_title: str = "", y_fmt=_short,
               width: int = 560, height: int = 260) -> str:
     "Inline SVG of `series` {name: (y values, colour, dashed)} over log-scaled `x`, with vertical `markers` [(x, label)]."
@@ -232,6 +234,7 @@ def _controls(self: CostEstimator) -> dict:
         utilisation=W.FloatSlider(value=p.utilisation, min=0.05, max=1.0, step=0.05, readout_format=".0%", **sl),
     )
 
+# %% ../../nbs/12_cost_widget.ipynb #3de7e887
 _LABELS = dict(users="cost_widget.users", adoption="cost_widget.adoption", requests="cost_widget.requests",
                tokens_in="cost_widget.tokens_in", tokens_out="cost_widget.tokens_out", cache="cost_widget.cache",
                batch="cost_widget.batch", model_a="cost_widget.model_a", model_b="cost_widget.model_b",
@@ -250,6 +253,7 @@ def _scenario_from_controls(self: CostEstimator) -> tuple[Scenario, SelfHosted]:
                 tokens_per_s=float(c["tps"].value), utilisation=c["utilisation"].value)
     return s, p
 
+# %% ../../nbs/12_cost_widget.ipynb #b49f3871
 def _update(self: CostEstimator, *_) -> float:
     "Read the controls, recompute and redraw; returns (and keeps in `last_ms`) the milliseconds it took."
     t0 = time.perf_counter()
@@ -311,6 +315,8 @@ def _from_workspace(cls, workspace, period: str|None = None, locale: str|None = 
     models = [m for m in dict.fromkeys([*base.model_mix, *sorted(seen), *DEFAULT_MODELS])]
     on = month["ts_start"].max().date()
     return cls(book, models, base, book.self_hosted[0] if book.self_hosted else None, locale or settings.locale, on)
+
+# %% ../../nbs/12_cost_widget.ipynb #fbba30b9
 CostEstimator.from_workspace = classmethod(_from_workspace)
 
 def _for_workspace(cls, workspace=None, locale: str|None = None) -> CostEstimator:
@@ -338,6 +344,7 @@ def spend_chart(daily: pd.DataFrame, by: str = "department", names: dict|None = 
         y=alt.Y("sum(spend):Q", title=None, stack=True, axis=alt.Axis(format=",.0f", labelExpr=f"'{sym}' + datum.label")),
         color=alt.Color("name:N", title=None)).properties(title=title, width=width, height=height)
 
+# %% ../../nbs/12_cost_widget.ipynb #588766ce
 def forecast_chart(forecast: pd.DataFrame, monthly_actual: pd.DataFrame, title: str = "", locale: str = "ja",
                    currency: str = "JPY", labels: dict|None = None, width: int = 640, height: int = 220):
     "Bars of past monthly spend, and points with error bars for the projection and the forecast months."
@@ -354,6 +361,7 @@ def forecast_chart(forecast: pd.DataFrame, monthly_actual: pd.DataFrame, title: 
     err = alt.Chart(fc).mark_rule(strokeWidth=2).encode(x=x, y="low:Q", y2="high:Q", color=alt.Color("kind:N", title=None))
     return alt.layer(bars, err, pts).properties(title=title, width=width, height=height)
 
+# %% ../../nbs/12_cost_widget.ipynb #c7cd9b93
 def selfhost_chart(curve: pd.DataFrame, breakeven: float|None = None, now: float|None = None, title: str = "",
                    labels: dict|None = None, x_title: str = "", conv: float = 1.0, currency: str = "USD",
                    width: int = 640, height: int = 240):

@@ -65,12 +65,14 @@ def _e(x) -> str:
     "HTML-escaped text."
     return html.escape("" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x), quote=True)
 
+# %% ../../nbs/23_eval_widget.ipynb #96673df6
 def masking_available() -> bool:
     "True when llmops_nb.safety can mask personal data."
     try: from llmops_nb.safety import redact_series  # noqa: F401
     except ImportError: return False
     return True
 
+# %% ../../nbs/23_eval_widget.ipynb #54aff102
 def mask_texts(texts) -> list:
     "Texts with personal data and secrets replaced by labels ([EMAIL], [PHONE], …); unchanged without llmops_nb.safety."
     vals = [v if isinstance(v, str) else None for v in texts]
@@ -78,6 +80,7 @@ def mask_texts(texts) -> list:
     from llmops_nb.safety import redact_series
     return redact_series(pd.Series(vals, dtype=object)).tolist()
 
+# %% ../../nbs/23_eval_widget.ipynb #fdf7ce5b
 def safe(text) -> str:
     "One text masked and HTML-escaped, ready to place in a page."
     return _e(mask_texts([text])[0])
@@ -85,6 +88,7 @@ def safe(text) -> str:
 # %% ../../nbs/23_eval_widget.ipynb #3375fb2a
 def _is_share(m: str) -> bool: return m == "pass_rate"
 
+# %% ../../nbs/23_eval_widget.ipynb #ee84da3d
 def fmt_value(m: str, v) -> str:
     "A metric's value for display."
     if v is None or (isinstance(v, float) and math.isnan(v)): return "—"
@@ -94,6 +98,7 @@ def fmt_value(m: str, v) -> str:
     if m == "output_tokens": return fmt_num(v, 1)
     return f"{v:.3f}"
 
+# %% ../../nbs/23_eval_widget.ipynb #1696455a
 def fmt_delta(m: str, v, locale: str = "ja") -> str:
     "A metric's delta for display, signed (percentage points for pass rates)."
     if v is None or (isinstance(v, float) and math.isnan(v)): return "—"
@@ -105,10 +110,12 @@ def fmt_delta(m: str, v, locale: str = "ja") -> str:
     if m == "output_tokens": return f"{sign}{a:,.1f}"
     return f"{sign}{a:.3f}"
 
+# %% ../../nbs/23_eval_widget.ipynb #1e5ff419
 def fmt_ci(m: str, lo, hi, locale: str = "ja") -> str:
     "A delta's interval for display."
     return f"[{fmt_delta(m, lo, locale)}, {fmt_delta(m, hi, locale)}]"
 
+# %% ../../nbs/23_eval_widget.ipynb #2dcb4e97
 def fmt_p(p) -> str:
     "A p-value for display."
     if p is None or (isinstance(p, float) and math.isnan(p)): return "—"
@@ -121,10 +128,12 @@ def metric_label(m: str, locale: str = "ja") -> str:
     "A metric's name in `locale`."
     return t(f"evals.metric.{m}", locale)
 
+# %% ../../nbs/23_eval_widget.ipynb #b9633b98
 def reason_label(r: str, locale: str = "ja") -> str:
     "Why a case failed, in `locale` ('' when it passed)."
     return "" if not r else t("evals.w.reason.error", locale) if r == "error" else metric_label(r, locale)
 
+# %% ../../nbs/23_eval_widget.ipynb #7d6efc9a
 def summary_table(summary: pd.DataFrame, locale: str = "ja") -> pd.DataFrame:
     "The comparison summary as display text: metric, baseline, candidate, delta, interval, p-value, direction."
     s = summary
@@ -138,6 +147,7 @@ def summary_table(summary: pd.DataFrame, locale: str = "ja") -> pd.DataFrame:
         t("evals.p_value", locale): [fmt_p(p) for p in s.p_value],
         t("common.status", locale): [t(f"evals.w.direction.{d}", locale) for d in s.direction]})
 
+# %% ../../nbs/23_eval_widget.ipynb #d10efbe0
 def summary_html(summary: pd.DataFrame, locale: str = "ja", highlight: str|None = None) -> str:
     "HTML table of the comparison summary; each row carries data-metric, the chosen metric is bold."
     disp = summary_table(summary, locale)
@@ -151,6 +161,7 @@ def summary_html(summary: pd.DataFrame, locale: str = "ja", highlight: str|None 
         rows.append(f'<tr data-metric="{_e(m)}"{style}>{cells}</tr>')
     return f'<table class="data ee-summary"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
+# %% ../../nbs/23_eval_widget.ipynb #2cba6122
 def headline_html(n: int, pass_b: float, pass_c: float, regressed: int, improved: int, p_value, locale: str = "ja",
                   unpaired: dict|None = None) -> str:
     "One paragraph: paired cases, pass rates of both runs, flips each way and McNemar's p."
@@ -162,6 +173,7 @@ def headline_html(n: int, pass_b: float, pass_c: float, regressed: int, improved
         out += f'<p class="note ee-unpaired">{_e(t("evals.w.unpaired", locale, b=unpaired["only_baseline"], c=unpaired["only_candidate"]))}</p>'
     return out
 
+# %% ../../nbs/23_eval_widget.ipynb #29b37998
 def comparison_headline_html(cmp: E.Comparison, locale: str = "ja") -> str:
     "`headline_html` for a whole comparison."
     p = cmp.pairs
@@ -175,6 +187,7 @@ def _snip(s, n: int = 70) -> str:
     s = "" if s is None or (isinstance(s, float) and math.isnan(s)) else str(s).replace("\n", " ")
     return s if len(s) <= n else s[: n - 1] + "…"
 
+# %% ../../nbs/23_eval_widget.ipynb #db369ed9
 def flips_table(flips: pd.DataFrame, locale: str = "ja", metric: str = "score", n: int = 50) -> pd.DataFrame:
     "The flipped cases as display text (masked input snippet), largest disagreement in `metric` first."
     f = flips.head(n)
@@ -187,6 +200,7 @@ def flips_table(flips: pd.DataFrame, locale: str = "ja", metric: str = "score", 
         t("evals.fail_reason", locale): [reason_label(x or y, locale) for x, y in zip(f.get("fail_reason_c", [""] * len(f)), f.get("fail_reason_b", [""] * len(f)))],
         t("evals.input", locale): [_snip(x) for x in mask_texts(f["input"])]})
 
+# %% ../../nbs/23_eval_widget.ipynb #263445d7
 def flips_html(flips: pd.DataFrame, locale: str = "ja", metric: str = "score", n: int = 50) -> str:
     "HTML table of the flipped cases (rows carry data-id and data-flip)."
     if flips.empty: return f'<p class="ee-flips-none">{_e(t("evals.w.no_flips", locale))}</p>'
@@ -208,6 +222,7 @@ def diff_html(a: str, b: str) -> str:
         parts.append(x if op == "equal" else f'<del style="{_DEL}">{x}</del>' if op == "delete" else f'<ins style="{_INS}">{x}</ins>')
     return "".join(parts)
 
+# %% ../../nbs/23_eval_widget.ipynb #f6e633fe
 def side_by_side_html(row, locale: str = "ja", metric: str = "score") -> str:
     "One case: input, expected, both outputs (masked, escaped) with verdicts and the diff between the outputs."
     g = row.get if isinstance(row, dict) else (lambda k, d=None: row[k] if k in row.index else d)
@@ -237,6 +252,7 @@ def by_tag_table(by_tag: pd.DataFrame, locale: str = "ja") -> pd.DataFrame:
                          t("evals.flip.regressed", locale): b["regressed"].astype(int).tolist(),
                          t("evals.flip.improved", locale): b["improved"].astype(int).tolist()})
 
+# %% ../../nbs/23_eval_widget.ipynb #6375c492
 def by_tag_html(by_tag: pd.DataFrame, locale: str = "ja") -> str:
     "HTML table of the per-tag breakdown (rows carry data-tag)."
     disp = by_tag_table(by_tag, locale)
@@ -245,6 +261,7 @@ def by_tag_html(by_tag: pd.DataFrame, locale: str = "ja") -> str:
                    for tag, r in zip(by_tag["tag"], disp.itertuples(index=False)))
     return f'<table class="data ee-tags"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
+# %% ../../nbs/23_eval_widget.ipynb #b8a15875
 def gate_table(res: E.GateResult, locale: str = "ja") -> pd.DataFrame:
     "The gate's rules as display text."
     tb = res.table
@@ -259,6 +276,7 @@ def gate_table(res: E.GateResult, locale: str = "ja") -> pd.DataFrame:
                          t("evals.result", locale): [val(m, r, v) for m, r, v in zip(tb.metric, tb.rule, tb.value)],
                          t("common.status", locale): [status[s] for s in tb.status]})
 
+# %% ../../nbs/23_eval_widget.ipynb #f2da36f3
 def gate_html(res: E.GateResult, locale: str = "ja") -> str:
     "The gate's verdict as a callout and its rules as a table (rows carry data-metric, data-rule, data-status)."
     kind = "pass" if res.passed else "fail"
@@ -351,12 +369,14 @@ def _build(self:EvalExplorer, ids, b0, c0):
     self.ui.add_class("ee-app")
     self._label_all()
 
+# %% ../../nbs/23_eval_widget.ipynb #b492f734
 @patch
 def _guard(self:EvalExplorer, fn):
     "Run `fn`, showing any error in the status line instead of losing it in the widget's log."
     try: fn()
     except Exception as e: self.status.value = f'<span style="color:#c62828">{_e(t("evals.w.error", self.locale, msg=e))}</span>'
 
+# %% ../../nbs/23_eval_widget.ipynb #1abd86f6
 @patch
 def _label_all(self:EvalExplorer):
     "(Re)write every label in the current locale."
@@ -386,6 +406,7 @@ def scored(self:EvalExplorer, run_id: str) -> pd.DataFrame:
         self._scored[run_id] = s
     return self._scored[run_id]
 
+# %% ../../nbs/23_eval_widget.ipynb #6a3a4972
 @patch
 def set_runs(self:EvalExplorer, baseline: str, candidate: str):
     "Pair runs `baseline` and `candidate`, precompute metric matrices, tag masks and bootstrap weights, and refresh."
@@ -408,6 +429,7 @@ def set_runs(self:EvalExplorer, baseline: str, candidate: str):
     finally: self._muted = False
     self.refresh()
 
+# %% ../../nbs/23_eval_widget.ipynb #4fc50ba2
 @patch
 def _set_options(self:EvalExplorer):
     "Fill the metric and tag dropdowns for the current pair and locale, keeping the choices when possible."
@@ -426,6 +448,7 @@ def mask(self:EvalExplorer) -> np.ndarray|None:
     "Cases selected by the tag filter (None: all)."
     return self.tag_masks.get(self.tag.value) if self.tag.value else None
 
+# %% ../../nbs/23_eval_widget.ipynb #45d7697d
 @patch
 def summary_for(self:EvalExplorer, tag: str = "") -> pd.DataFrame:
     "The comparison summary of the cases with `tag` ('' = all), computed once per tag."
@@ -433,6 +456,7 @@ def summary_for(self:EvalExplorer, tag: str = "") -> pd.DataFrame:
         self._summaries[tag] = E.summarize_matrices(self.metrics, self.B, self.C, self.W_boot, self.tag_masks.get(tag) if tag else None)
     return self._summaries[tag]
 
+# %% ../../nbs/23_eval_widget.ipynb #5a422a20
 @patch
 def view(self:EvalExplorer) -> dict:
     "The numbers for the current choices: n, pass rates, flips (filtered, by disagreement in the metric), McNemar, summary."
@@ -454,6 +478,7 @@ def view(self:EvalExplorer) -> dict:
                 pass_c=float(np.nanmean(pc)) if ok.any() else np.nan, regressed=reg, improved=imp, n_flips=len(idx),
                 flips=flips, mcnemar=E.mcnemar_counts(reg, imp, int(ok.sum())), summary=self.summary_for(self.tag.value or ""))
 
+# %% ../../nbs/23_eval_widget.ipynb #200b55f2
 @patch
 def refresh(self:EvalExplorer):
     "Recompute the view for the current choices and redraw it."
@@ -483,6 +508,7 @@ def refresh(self:EvalExplorer):
     self.last_ms = 1000 * (time.perf_counter() - t0)
     self.status.value = f'<span class="note" style="color:#52606d">{_e(t("evals.w.timing", L, n=fmt_num(v["n"]), ms=f"{self.last_ms:.0f}"))}</span>'
 
+# %% ../../nbs/23_eval_widget.ipynb #0afd7f49
 @patch
 def show_case(self:EvalExplorer):
     "Show the selected case side by side."
@@ -492,6 +518,7 @@ def show_case(self:EvalExplorer):
     row = self.pairs.iloc[int(np.flatnonzero(self.ids == cid)[0])]
     self.detail.value = side_by_side_html(row, self.locale, "score" if metric == "pass_rate" else metric)
 
+# %% ../../nbs/23_eval_widget.ipynb #c0381e9d
 @patch
 def set_locale(self:EvalExplorer, locale: str):
     "Show the app in `locale` ('ja' or 'en'), keeping the choices."
@@ -604,6 +631,7 @@ def eval_report_data(workspace=None, baseline: str = "", candidate: str = "", th
                                E.prompt_diff(rb, rc, workspace), saf, th.get("path", "")))
     return out
 
+# %% ../../nbs/23_eval_widget.ipynb #be260094
 def report_results(sections: list[EvalSection]) -> dict:
     "The figures of a release report, for results.json."
     ds = {}
@@ -618,6 +646,7 @@ def report_results(sections: list[EvalSection]) -> dict:
             safety_findings={w: int((s.safety["where"] == w).sum()) for w in ("input", "baseline", "candidate")})
     return dict(passed=all(s.gate.passed for s in sections), comparisons=ds)
 
+# %% ../../nbs/23_eval_widget.ipynb #ddfcb6a2
 def report_inputs(sections: list[EvalSection], workspace=None) -> list[Path]:
     "Files a release report read (runs, manifests, thresholds), for the report's manifest."
     runs = E._evals_dir(workspace)/"runs"
@@ -636,6 +665,7 @@ def safety_table(findings: pd.DataFrame, locale: str = "ja", n: int = 20) -> pd.
                          t("evals.report.preview", locale): [_snip(x, 80) for x in mask_texts(f["preview"])],
                          t("evals.report.confidence", locale): [f"{x:.2f}" for x in f["confidence"]]})
 
+# %% ../../nbs/23_eval_widget.ipynb #e9252f28
 def runs_table(sec: EvalSection, locale: str = "ja") -> pd.DataFrame:
     "The two runs compared: role, id, prompt version, model, time, cases, file hash."
     rows = []
@@ -646,6 +676,7 @@ def runs_table(sec: EvalSection, locale: str = "ja") -> pd.DataFrame:
                      t("evals.n", locale): fmt_num(m.get("n_cases")), "sha256": str(m.get("sha256", ""))[:12]})
     return pd.DataFrame(rows)
 
+# %% ../../nbs/23_eval_widget.ipynb #86f9e565
 def show_eval_section(sec: EvalSection, locale: str = "ja", n_regressed: int = 100, n_improved: int = 20, n_side: int = 3):
     "Display one compared pair in a report: verdict, tiles, deltas, flips (pass→fail first), side by side, tags, safety, prompt diff."
     from llmops_nb import reports as R

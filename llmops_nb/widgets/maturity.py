@@ -66,6 +66,7 @@ def _spokes(n: int) -> np.ndarray:
     "Angles of `n` spokes, the first pointing up, clockwise."
     return np.pi / 2 - 2 * np.pi * np.arange(n) / n
 
+# %% ../../nbs/31_maturity_widget.ipynb #5a9a2e97
 def radar_frame(score: MaturityScore, bank: str, locale: str = "ja") -> pd.DataFrame:
     "Points of one bank's radar: dimension name, score, angle and x/y (unanswered dimensions at 0)."
     d = score.dimensions[score.dimensions.bank.eq(bank) & score.dimensions.level.notna()].sort_values("order")
@@ -74,10 +75,12 @@ def radar_frame(score: MaturityScore, bank: str, locale: str = "ja") -> pd.DataF
     return pd.DataFrame(dict(dimension=d.dimension.to_numpy(), name=d[f"name_{check_locale(locale)}"].to_numpy(), score=s,
                              angle=ang, x=np.cos(ang) * s, y=np.sin(ang) * s, o=np.arange(len(d))))
 
+# %% ../../nbs/31_maturity_widget.ipynb #be38db41
 def _closed(df: pd.DataFrame) -> pd.DataFrame:
     "The polygon's points with the first repeated at the end."
     return pd.concat([df, df.iloc[:1].assign(o=len(df))], ignore_index=True)
 
+# %% ../../nbs/31_maturity_widget.ipynb #a0ff5d89
 def radar_chart(score: MaturityScore, bank: str, locale: str = "ja", previous: MaturityScore|None = None, size: int = 220):
     "An altair radar of one bank's dimension scores (optionally over a previous assessment's outline)."
     import altair as alt
@@ -107,6 +110,7 @@ def radar_chart(score: MaturityScore, bank: str, locale: str = "ja", previous: M
     sub = t("maturity.w.radar_sub", locale) if previous is not None else t("maturity.w.radar_sub1", locale)
     return alt.layer(*layers).properties(width=size, height=size, title=alt.Title(score.banks[bank].title(locale), subtitle=sub))
 
+# %% ../../nbs/31_maturity_widget.ipynb #a48bc95b
 _RADARS: dict = {}  # (bank, locale, size, scores, previous scores) → SVG: an answer redraws only its own bank's radar
 
 def radar_html(score: MaturityScore, bank: str, locale: str = "ja", previous: MaturityScore|None = None, size: int = 220) -> str:
@@ -153,12 +157,14 @@ def level_badge(level, name: str = "") -> str:
     lv = int(level)
     return f'<span class="mat-lv" style="background:{LEVEL_COLORS.get(lv, "#fff")}">{lv}</span>{_e(name)}'
 
+# %% ../../nbs/31_maturity_widget.ipynb #3f586fd7
 def level_strip(level, floor: int, top: int, target=None) -> str:
     "Boxes from floor+1 to top, filled up to `level`, the target outlined."
     if level is None or pd.isna(level): return ""
     box = lambda l: f'<i class="{"on" if l <= level else ""}{" tg" if target is not None and l == target else ""}"></i>'
     return f'<span class="mat-strip" title="{int(level)}/{top}">' + "".join(box(l) for l in range(floor + 1, top + 1)) + "</span>"
 
+# %% ../../nbs/31_maturity_widget.ipynb #311d4dc1
 def _delta(x, pct: bool = False) -> str:
     "A signed change with an up/down colour."
     if x is None or pd.isna(x) or abs(x) < 1e-12: return "±0" if x is not None and not pd.isna(x) else "—"
@@ -181,6 +187,7 @@ def bank_cards_html(score: MaturityScore, locale: str = "ja") -> str:
                    f'{_e(t("maturity.coverage", locale))} {_e(fmt_pct(r.coverage))}<br>{_e(weak)}</div></div>')
     return f'<div class="mat-cards">{"".join(out)}</div>'
 
+# %% ../../nbs/31_maturity_widget.ipynb #c8a8cff0
 def level_table_html(score: MaturityScore, locale: str = "ja", previous: MaturityScore|None = None, targets=None,
                      compact: bool = False) -> str:
     "The level table: per bank and dimension — level badge and name, strip, evidenced level, target, score, coverage, flags."
@@ -216,6 +223,7 @@ def level_table_html(score: MaturityScore, locale: str = "ja", previous: Maturit
             rows.append(f"<tr {data}>" + "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>" for c, v in zip(cls, cells)) + "</tr>")
     return f'<table class="mat-levels"><thead><tr>{th}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
+# %% ../../nbs/31_maturity_widget.ipynb #3ffcf68e
 def summary_html(score: MaturityScore, locale: str = "ja", previous: MaturityScore|None = None, targets=None,
                  radars: bool = True, size: int = 220, compact: bool = False) -> str:
     "The whole summary: bank cards, radars (one per bank) and the level table (`compact`: fewer columns), with its own stylesheet."
@@ -232,6 +240,7 @@ def _rm_text(rm: pd.DataFrame, locale: str) -> pd.DataFrame:
     return rm.assign(action=rm[f"text_{locale}"], hint=rm[f"hint_{locale}"],
                      roles_txt=rm.roles.map(lambda r: role_names(r, locale)), tools_txt=rm.tools.map(", ".join))
 
+# %% ../../nbs/31_maturity_widget.ipynb #8179dc75
 def top_gaps_table(score: MaturityScore, rm: pd.DataFrame, locale: str = "ja", n: int = 5) -> pd.DataFrame:
     "The `n` highest-priority actions: dimension, level now → next, the action, who is needed."
     r = _rm_text(rm.head(n), locale)
@@ -241,6 +250,7 @@ def top_gaps_table(score: MaturityScore, rm: pd.DataFrame, locale: str = "ja", n
                          t("maturity.level", locale): [lv(x) for x in r.itertuples()], t("maturity.action", locale): r.action.to_numpy(),
                          t("maturity.roles", locale): r.roles_txt.to_numpy()})
 
+# %% ../../nbs/31_maturity_widget.ipynb #90ba0f61
 def plan_table(score: MaturityScore, rm: pd.DataFrame, locale: str = "ja", horizon: int|None = None) -> pd.DataFrame:
     "Roadmap actions (all, or one horizon) with roles, tools, evidence to produce, owner and planned date."
     r = _rm_text(rm if horizon is None else rm[rm.horizon.eq(horizon)], locale)
@@ -251,6 +261,7 @@ def plan_table(score: MaturityScore, rm: pd.DataFrame, locale: str = "ja", horiz
                          t("maturity.evidence", locale): r.hint.to_numpy(), t("maturity.owner", locale): r.owner.to_numpy(),
                          t("maturity.planned", locale): [fmt_date(d, locale) for d in r.planned_date]})
 
+# %% ../../nbs/31_maturity_widget.ipynb #1576d1cc
 def comparison_table(cmp: Comparison, locale: str = "ja") -> pd.DataFrame:
     "Per dimension: level and score before and now, with the changes."
     d = cmp.dimensions
@@ -261,12 +272,14 @@ def comparison_table(cmp: Comparison, locale: str = "ja") -> pd.DataFrame:
                          f'{t("maturity.score", locale)} ({t("maturity.after", locale)})': d.score_b.map(fmt_pct).to_numpy(),
                          t("maturity.delta", locale): [("—" if pd.isna(x) else f"{x * 100:+.1f} pt") for x in d.score_delta]})
 
+# %% ../../nbs/31_maturity_widget.ipynb #e066c14f
 def gap_changes_table(cmp: Comparison, which: str = "resolved", locale: str = "ja") -> pd.DataFrame:
     "Items that became met (`resolved`) or stopped being met (`new`) between the two assessments."
     df = getattr(cmp, which)
     return pd.DataFrame({t("maturity.item_id", locale): df.item_id.to_numpy(), t("maturity.level", locale): df.level.to_numpy(),
                          t("maturity.item", locale): df[f"text_{locale}"].to_numpy()})
 
+# %% ../../nbs/31_maturity_widget.ipynb #c48186c4
 def evidence_table(score: MaturityScore, locale: str = "ja") -> pd.DataFrame:
     "Every answer with evidence: item, respondent's role, answer, reference (as text) and confidence."
     a = score.answers[score.answers.evidence_ref.ne("")]
@@ -276,6 +289,7 @@ def evidence_table(score: MaturityScore, locale: str = "ja") -> pd.DataFrame:
                          t("maturity.answer", locale): a.raw.to_numpy(), t("maturity.evidence", locale): a.evidence_ref.to_numpy(),
                          t("maturity.confidence", locale): [t(f"maturity.conf.{c}", locale) if c else "—" for c in a.confidence]})
 
+# %% ../../nbs/31_maturity_widget.ipynb #c2f4d5d5
 def claimed_table(score: MaturityScore, locale: str = "ja") -> pd.DataFrame:
     "Claimed items (answered ≥ 2 without any evidence) and the evidence that would prove them."
     c = score.items[score.items.claimed].sort_values(["dimension", "level"])
@@ -285,6 +299,7 @@ def claimed_table(score: MaturityScore, locale: str = "ja") -> pd.DataFrame:
 # %% ../../nbs/31_maturity_widget.ipynb #b0ccb01d
 def _css_id(item_id: str) -> str: return item_id.replace(".", "-")
 
+# %% ../../nbs/31_maturity_widget.ipynb #ff4f83b1
 class MaturityAssessment:
     "The questionnaire app: answers by dimension with evidence, progress, save/resume, and a live radar and level table."
     def __init__(self, banks=("mlops", "llmops", "governance"),  # bank ids or Banks
@@ -325,6 +340,7 @@ def _options(self:MaturityAssessment, bank) -> list[tuple[str, object]]:
     else: vals = [(t(f"maturity.answer.{k}", L), k) for k in ("yes", "no")]
     return vals + [(t("maturity.answer.na", L), "na")]
 
+# %% ../../nbs/31_maturity_widget.ipynb #a8f59afe
 @patch
 def _tooltips(self:MaturityAssessment, bank) -> list[str]:
     "Tooltips of the answer buttons."
@@ -332,6 +348,7 @@ def _tooltips(self:MaturityAssessment, bank) -> list[str]:
     return ([t(f"maturity.answer.{i}", self.locale) for i in range(5)] if n == 5 else [o for o, _ in self._options(bank)[:-1]]) + \
            [t("maturity.answer.na", self.locale)]
 
+# %% ../../nbs/31_maturity_widget.ipynb #e5a045c3
 @patch
 def _item_html(self:MaturityAssessment, it) -> str:
     "Question text with its level badge and a collapsible help."
@@ -340,6 +357,7 @@ def _item_html(self:MaturityAssessment, it) -> str:
             f'({_e(b.level_name(it.level, L))})<br><span style="font-size:14px">{_e(getattr(it, f"text_{L}"))}</span>'
             f'<details><summary>{_e(t("maturity.w.help", L))}</summary>{_e(getattr(it, f"help_{L}"))}</details></div>')
 
+# %% ../../nbs/31_maturity_widget.ipynb #24517f78
 @patch
 def _item_row(self:MaturityAssessment, it):
     "The widgets of one item: text, answer buttons, evidence and confidence."
@@ -358,6 +376,7 @@ def _item_row(self:MaturityAssessment, it):
     self.rows[it.item_id] = dict(text=text, ans=ans, ev=ev, conf=conf, box=box, it=it)
     return box
 
+# %% ../../nbs/31_maturity_widget.ipynb #073a4474
 @patch
 def _build(self:MaturityAssessment, path: Path, respondent: str):
     "Create all widgets."
@@ -426,6 +445,7 @@ def _label_all(self:MaturityAssessment):
     self.store_btn.description = t("maturity.w.store", L)
     self.summary_title.value = f"<h3>{_e(t('maturity.w.summary', L))}</h3>"
 
+# %% ../../nbs/31_maturity_widget.ipynb #7a308953
 @patch
 def set_locale(self:MaturityAssessment, locale: str):
     "Show the questionnaire and summary in `locale` ('ja' or 'en'), keeping every answer."
@@ -449,11 +469,13 @@ def set_locale(self:MaturityAssessment, locale: str):
     finally: self._muted = False
     self.refresh()
 
+# %% ../../nbs/31_maturity_widget.ipynb #d4cb9a3d
 @patch
 def _role_of(self:MaturityAssessment, rid: str) -> str:
     "The declared role of respondent `rid` ('other' when none)."
     return next((r.get("role", "other") for r in self.doc["respondents"] if r["id"] == rid), "other")
 
+# %% ../../nbs/31_maturity_widget.ipynb #ef5b3e80
 @patch
 def _set_role(self:MaturityAssessment):
     "Record the role chosen for the current respondent."
@@ -463,6 +485,7 @@ def _set_role(self:MaturityAssessment):
         if r["id"] == rid: r["role"] = self.role.value; break
     else: self.doc["respondents"].append({"id": rid, "role": self.role.value})
 
+# %% ../../nbs/31_maturity_widget.ipynb #44b4cde0
 @patch
 def _set_flag(self:MaturityAssessment, flag: str, on: bool):
     "Switch a profile flag and hide or show the items it governs."
@@ -470,6 +493,7 @@ def _set_flag(self:MaturityAssessment, flag: str, on: bool):
     self.doc.setdefault("profile", {})[flag] = bool(on)
     self._apply_profile(); self.refresh()
 
+# %% ../../nbs/31_maturity_widget.ipynb #abfba59c
 @patch
 def _apply_profile(self:MaturityAssessment):
     "Hide items whose applies_if flags are off."
@@ -487,6 +511,7 @@ def _on_change(self:MaturityAssessment, item_id: str):
     set_answer(self.doc, item_id, r["ans"].value, rid, evidence=r["ev"].value.strip(), confidence=r["conf"].value)
     self.refresh()
 
+# %% ../../nbs/31_maturity_widget.ipynb #da0f2556
 @patch
 def _show_answers(self:MaturityAssessment):
     "Put the current respondent's answers into the widgets."
@@ -503,11 +528,13 @@ def _show_answers(self:MaturityAssessment):
         self.role.value = self._role_of(rid)
     finally: self._muted = False
 
+# %% ../../nbs/31_maturity_widget.ipynb #fbd5835d
 @patch
 def _switch_respondent(self:MaturityAssessment):
     "Another respondent: show their answers."
     self._show_answers(); self.refresh()
 
+# %% ../../nbs/31_maturity_widget.ipynb #7dc947af
 @patch
 def answer(self:MaturityAssessment, item_id: str, value, evidence: str = "", confidence: str = ""):
     "Answer `item_id` as if clicked in the app (for notebooks and tests)."
@@ -532,6 +559,7 @@ def refresh(self:MaturityAssessment):
                                 f'{_e(t("maturity.progress", self.locale, done=done, total=total, pct=fmt_pct(done / total if total else 0)))}</span>')
     self.summary.value = summary_html(self.score, self.locale, radars=self.radars, size=190, compact=True)
 
+# %% ../../nbs/31_maturity_widget.ipynb #60e68b4a
 @patch
 def _guard(self:MaturityAssessment, fn):
     "Run a button action, showing errors in the status line."
@@ -539,6 +567,7 @@ def _guard(self:MaturityAssessment, fn):
     except (AssessmentError, BankError, OSError, ValueError) as e: msg = t("maturity.w.error", self.locale, msg=str(e))
     self.status.value = f"<span>{_e(msg)}</span>"
 
+# %% ../../nbs/31_maturity_widget.ipynb #4f895cff
 @patch
 def save(self:MaturityAssessment, path=None) -> str:
     "Write the draft JSON (overwriting the previous draft); returns the status message."
@@ -546,6 +575,7 @@ def save(self:MaturityAssessment, path=None) -> str:
     p.write_text(json.dumps(self.doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return t("maturity.w.saved", self.locale, path=p)
 
+# %% ../../nbs/31_maturity_widget.ipynb #642dd448
 @patch
 def resume(self:MaturityAssessment, path=None) -> str:
     "Read a draft JSON back into the app."
@@ -562,12 +592,14 @@ def resume(self:MaturityAssessment, path=None) -> str:
     self._apply_profile(); self._show_answers(); self._label_all(); self.refresh()
     return t("maturity.w.loaded", self.locale, path=p, n=len(self.doc["answers"]))
 
+# %% ../../nbs/31_maturity_widget.ipynb #f4d7c9e3
 @patch
 def store(self:MaturityAssessment) -> str:
     "Store the assessment in the workspace's append-only history."
     if self.workspace is None: raise AssessmentError("no workspace: history needs a workspace")
     return t("maturity.w.stored", self.locale, path=save_assessment(self.doc, self.workspace).name)
 
+# %% ../../nbs/31_maturity_widget.ipynb #6d4b1fa5
 @patch
 def _ipython_display_(self:MaturityAssessment):
     "Show the app."
@@ -624,6 +656,7 @@ def headline_sentences(score: MaturityScore, locale: str = "ja") -> list[str]:
                      score=fmt_pct(r.score), weak=dn.get(r.weakest, "—")))
     return out
 
+# %% ../../nbs/31_maturity_widget.ipynb #aa41b56b
 def selection_table(sel: pd.DataFrame, locale: str = "ja") -> pd.DataFrame:
     "The selection guide with translated headers and use-case names."
     from llmops_nb.i18n import LABELS
