@@ -7,7 +7,7 @@ DEMO_DIR ?= demo_workspace
 DEMO_ROWS ?= 100000
 .DEFAULT_GOAL := demo
 
-.PHONY: setup system browser demo test check-notebooks nbtest pytest bench clean
+.PHONY: setup system browser demo test lint check-notebooks nbtest pytest bench clean
 
 $(BIN)/llmops-nb: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -42,7 +42,10 @@ nbtest: setup
 pytest: setup system
 	$(BIN)/python -m pytest -q --timeout 900
 
-test: check-notebooks nbtest pytest  ## every test: notebooks clean and exported, notebook tests, pytest
+lint: setup  ## ruff: lint and import order of llmops_nb/ and tests/ (config in pyproject.toml)
+	$(BIN)/ruff check llmops_nb tests
+
+test: check-notebooks lint nbtest pytest  ## every test: notebooks clean and exported, lint, notebook tests, pytest
 
 bench: setup system  ## benchmarks (slow, not part of `make test`)
 	$(BIN)/python -m pytest -q -m bench -s --timeout 3600

@@ -4,9 +4,14 @@
 
 # %% ../nbs/05_charts.ipynb #4b7c0923
 from __future__ import annotations
-import base64, copy, html, os
+
+import base64
+import copy
+import html
+import os
 from functools import cache
 from pathlib import Path
+
 import pandas as pd
 
 # %% auto #0

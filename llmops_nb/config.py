@@ -8,6 +8,7 @@ import configparser, os, re
 from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
+from .errors import LlmopsError
 
 # %% auto #0
 __all__ = ['RULES', 'Rule', 'SettingsError', 'Settings', 'find_settings', 'load_settings', 'settings_table', 'settings_ini_text',
@@ -62,7 +63,7 @@ RULES = (
 )
 
 # %% ../nbs/01_config.ipynb #5df09b8c
-class SettingsError(ValueError):
+class SettingsError(LlmopsError, ValueError):
     "A value in settings.ini that breaks its rule; the message names file, line, key, value and rule."
 
 # %% ../nbs/01_config.ipynb #82bc5e4f

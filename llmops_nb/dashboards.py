@@ -5,13 +5,18 @@ from asking the internet for anything."""
 
 # %% ../nbs/55_dashboards.ipynb #de717298
 from __future__ import annotations
-import os, socket, subprocess, sys, time
+
+import os
+import socket
+import subprocess
+import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['TEMPLATE', 'dashboards_dir', 'list_dashboards', 'find_dashboard', 'template_path', 'voila_command', 'free_port',
-           'serve', 'cli_dashboard']
+           'serve']
 
 # %% ../nbs/55_dashboards.ipynb #e28196c1
 def dashboards_dir() -> Path:
@@ -95,22 +100,3 @@ def serve(name: str, workspace=None, locale: str|None = None, port: int|None = N
         proc.terminate()
         try: proc.wait(15)
         except subprocess.TimeoutExpired: proc.kill()
-
-# %% ../nbs/55_dashboards.ipynb #26d5a697
-def cli_dashboard(argv: list[str]) -> int:
-    "`llmops-nb dashboard NAME [--workspace DIR] [--locale ja|en] [--port N] [--print]`: serve a Voilà dashboard."
-    import argparse, shlex
-    ap = argparse.ArgumentParser(prog="llmops-nb dashboard", description="Serve an analyst app with Voilà, offline.")
-    ap.add_argument("name", help=f"one of: {', '.join(list_dashboards())}")
-    ap.add_argument("--workspace", default=None, help="workspace folder (default: the app's own default)")
-    ap.add_argument("--locale", choices=("ja", "en"), default=None)
-    ap.add_argument("--port", type=int, default=8866)
-    ap.add_argument("--print", action="store_true", help="print the command and environment instead of serving")
-    a = ap.parse_args(argv)
-    cmd, env = voila_command(a.name, a.workspace, a.locale, a.port)
-    if a.print:
-        keys = ("JUPYTER_PATH", "LLMOPS_NB_WORKSPACE", "LLMOPS_NB_LOCALE")
-        print(" ".join(f"{k}={shlex.quote(env[k])}" for k in keys if k in env), shlex.join(cmd)); return 0
-    print(f"serving {a.name} on http://127.0.0.1:{a.port}/ (Ctrl-C to stop)")
-    try: return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt: return 0

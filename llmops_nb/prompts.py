@@ -13,13 +13,13 @@ import pandas as pd
 import yaml
 from packaging.version import InvalidVersion, Version
 
-from .i18n import register_labels
+from .errors import LlmopsError
 
 # %% auto #0
-__all__ = ['APPROVAL_STATUSES', 'REQUIRED_FIELDS', 'PLACEHOLDER', 'USAGE_STATUSES', 'PENDING_DEMO_PROMPT', 'parse_version',
-           'sort_versions', 'Prompt', 'render_prompt', 'Problem', 'PromptRegistryError', 'read_prompt_file',
-           'PromptRegistry', 'validate_registry', 'load_registry', 'get_prompt', 'list_prompts', 'diff_prompts',
-           'prompt_usage', 'demo_prompt_versions', 'write_demo_prompts']
+__all__ = ['APPROVAL_STATUSES', 'REQUIRED_FIELDS', 'PLACEHOLDER', 'USAGE_STATUSES', 'PENDING_DEMO_PROMPT', 'DEMO_PROMPT_VERSIONS',
+           'parse_version', 'sort_versions', 'Prompt', 'render_prompt', 'Problem', 'PromptRegistryError',
+           'read_prompt_file', 'PromptRegistry', 'validate_registry', 'load_registry', 'get_prompt', 'list_prompts',
+           'diff_prompts', 'prompt_usage', 'demo_prompt_versions', 'write_demo_prompts']
 
 # %% ../nbs/33_prompts.ipynb #b7de61c7
 def parse_version(v) -> Version:
@@ -86,7 +86,7 @@ class Problem:
     def __str__(self): return f"{self.file}:{self.line}: {self.rule}: {self.message}"
 
 # %% ../nbs/33_prompts.ipynb #76e80897
-class PromptRegistryError(ValueError):
+class PromptRegistryError(LlmopsError, ValueError):
     "The registry breaks one or more rules; the message lists file:line: rule: message for each."
     def __init__(self, problems):
         self.problems = list(problems)
@@ -397,10 +397,16 @@ _AUTHORS = {"ja": ["法務DX 佐藤", "営業企画 鈴木", "情報システム
 _APPROVERS = {"ja": "AI推進室長 山本", "en": "Head of Support Ops J. Smith"}
 PENDING_DEMO_PROMPT = "sales_email"  # its newest version serves traffic before approval: prompt_usage flags it
 
-def demo_prompt_versions() -> dict[str, list[str]]:
-    "Prompt name → versions ('v1.10', oldest first) of the demo company, from `llmops_nb.demo.PROMPTS`."
-    from llmops_nb.demo import PROMPTS
-    return {k: sort_versions("v" + str(getattr(v, "version", v)).lstrip("v") for v in vs) for k, vs in PROMPTS.items()}
+# %% ../nbs/33_prompts.ipynb #3a3b8145
+DEMO_PROMPT_VERSIONS = {  # the demo company's prompt versions; `llmops_nb.demo` (the top face) passes its own
+    "contract_review": ["2.0", "2.1"], "sales_email": ["1.2", "1.3"], "support_chatbot": ["1.8", "1.9", "1.10"],
+    "knowledge_search_rag": ["3.0", "3.1"], "code_assistant": ["0.9", "1.0"]}
+
+# %% ../nbs/33_prompts.ipynb #fc5a3de4
+def demo_prompt_versions(versions: dict|None = None) -> dict[str, list[str]]:
+    "Prompt name → versions ('v1.10', oldest first); `versions` maps names to versions or objects with `.version` (default `DEMO_PROMPT_VERSIONS`)."
+    versions = DEMO_PROMPT_VERSIONS if versions is None else versions
+    return {k: sort_versions("v" + str(getattr(v, "version", v)).lstrip("v") for v in vs) for k, vs in versions.items()}
 
 # %% ../nbs/33_prompts.ipynb #3b22cd44
 def _demo_text(name: str, k: int):
@@ -411,19 +417,19 @@ def _demo_text(name: str, k: int):
     return spec, ("ja" if re.search(r"[\u3040-\u30ff]", spec["intro"]) else "en")
 
 # %% ../nbs/33_prompts.ipynb #3512aaa3
-def write_demo_prompts(workspace, seed: int = 42) -> Path:
-    "Write the demo prompt registry into `workspace`'s prompts folder; returns the folder."
+def write_demo_prompts(workspace, seed: int = 42, versions: dict|None = None) -> Path:
+    "Write the demo prompt registry into `workspace`'s prompts folder; returns the folder. `versions`: see `demo_prompt_versions`."
     import random
     from llmops_nb.config import load_settings
     ws = Path(workspace)
     root = load_settings(ws).path("prompts") if (ws/"settings.ini").exists() else ws/"prompts"
     rng = random.Random(seed)
-    for name, versions in demo_prompt_versions().items():
+    for name, vs in demo_prompt_versions(versions).items():
         spec, lang = _demo_text(name, 0)
-        for k, v in enumerate(versions):
+        for k, v in enumerate(vs):
             steps = spec["steps"][:min(len(spec["steps"]), 2 + k)]
             created = date(2026, 3, 2) + timedelta(days=23 * k + rng.randrange(5))
-            last = k == len(versions) - 1
+            last = k == len(vs) - 1
             status = "pending" if (name == PENDING_DEMO_PROMPT and last) else "approved"
             approval = {"status": status}
             if status == "approved": approval |= {"approver": _APPROVERS[lang], "date": created + timedelta(days=2)}

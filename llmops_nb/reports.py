@@ -4,24 +4,38 @@
 
 # %% ../nbs/50_reports.ipynb #e6325422
 from __future__ import annotations
-import ast, hashlib, html, json, math, os, re, sys, time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone, date
+
+import ast
+import hashlib
+import html
+import json
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from html.parser import HTMLParser
 from importlib import metadata
 from pathlib import Path
-from .i18n import register_labels, t, fmt_num, fmt_pct, fmt_date, check_locale
+
+from .errors import LlmopsError
+from .html import REPORT_CSS, badge, component_css, esc, kpi_tile, kpis_html, report_header_html, table_html
+from .i18n import check_locale, fmt_date, t
 
 # %% auto #0
-__all__ = ['REPORT_CSS', 'CSP', 'WIDGET_MIME', 'VERSIONED', 'OUTPUT_FILES', 'ReportError', 'templates_dir', 'report_name',
-           'list_reports', 'find_template', 'template_parameters', 'offline_violations', 'inert_links', 'component_css',
-           'notebook_html', 'sha256_file', 'file_entry', 'package_versions', 'utc_now', 'verify_manifest',
-           'save_results', 'store_inputs', 'ReportRun', 'good_report', 'run_report', 'publish_executed', 'show_html',
-           'esc', 'heading', 'note', 'badge', 'report_header_html', 'report_header', 'kpi_tile', 'kpis_html',
-           'show_kpis', 'table_html', 'show_table', 'show_chart']
+__all__ = ['CSP', 'WIDGET_MIME', 'VERSIONED', 'OUTPUT_FILES', 'ReportError', 'templates_dir', 'report_name', 'list_reports',
+           'find_template', 'template_parameters', 'offline_violations', 'inert_links', 'notebook_html', 'sha256_file',
+           'file_entry', 'package_versions', 'utc_now', 'verify_manifest', 'save_results', 'store_inputs', 'ReportRun',
+           'good_report', 'run_report', 'publish_executed', 'show_html', 'heading', 'note', 'report_header',
+           'show_kpis', 'show_table', 'show_chart', 'REPORT_CSS', 'badge', 'component_css', 'esc', 'kpi_tile',
+           'kpis_html', 'report_header_html', 'table_html']
+
+# %% ../nbs/50_reports.ipynb #17d1dd86
+_all_ = ["REPORT_CSS", "badge", "component_css", "esc", "kpi_tile", "kpis_html", "report_header_html", "table_html"]
 
 # %% ../nbs/50_reports.ipynb #7d6aaf2a
-class ReportError(RuntimeError):
+class ReportError(LlmopsError, RuntimeError):
     "A report could not be run or rendered; the message says which, where and what to do."
 
 # %% ../nbs/50_reports.ipynb #5c8fdf1f
@@ -107,54 +121,7 @@ def inert_links(page: str) -> str:
     return _A_EXTERNAL.sub(lambda m: f'{m.group(2)} <span class="url">({m.group(1)})</span>', page)
 
 # %% ../nbs/50_reports.ipynb #8fe54b72
-REPORT_CSS = """
-:root{--ink:#1f2933;--muted:#52606d;--line:#d9e2ec;--pass:#2e7d32;--fail:#c62828;--accent:#4e79a7;--bg:#f3f5f8}
-html{font-family:"Noto Sans CJK JP","Noto Sans JP","Hiragino Sans","Yu Gothic","Meiryo",system-ui,sans-serif;color:var(--ink);background:var(--bg);line-height:1.55;-webkit-print-color-adjust:exact;print-color-adjust:exact}
-body{margin:0}
-main.report{max-width:1000px;margin:0 auto;padding:28px 44px 56px;background:#fff;min-height:100vh;box-sizing:border-box}
-h1{font-size:30px;margin:0 0 6px;line-height:1.25}
-h2{font-size:21px;margin:40px 0 12px;padding-bottom:6px;border-bottom:2px solid var(--line)}
-h3{font-size:16px;margin:24px 0 8px}
-p{margin:6px 0 10px}
-.anchor-link{display:none}
-.output_stderr,.output_execute_result{display:none}
-pre{white-space:pre-wrap;font-size:13px}
-header.report-header{border-bottom:3px solid var(--accent);padding-bottom:12px;margin-bottom:20px}
-header.report-header .subtitle{font-size:15px;color:var(--muted);margin:0 0 10px}
-dl.meta{display:flex;flex-wrap:wrap;gap:4px 28px;margin:0;font-size:13px;color:var(--muted)}
-dl.meta div{display:flex;gap:6px} dl.meta dt{font-weight:600} dl.meta dd{margin:0}
-.kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(250px,1fr));gap:14px;margin:14px 0 10px}
-.kpi{border:1px solid var(--line);border-top:5px solid var(--accent);border-radius:8px;padding:12px 16px 14px;background:#fff}
-.kpi.pass{border-top-color:var(--pass)} .kpi.fail{border-top-color:var(--fail)}
-.kpi .label{font-size:14px;color:var(--muted);font-weight:600}
-.kpi .value{font-size:32px;font-weight:700;line-height:1.2;margin:4px 0;font-variant-numeric:tabular-nums;white-space:nowrap}
-.kpi .sub{font-size:13px;color:var(--muted)}
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12.5px;font-weight:700;white-space:nowrap}
-.badge.pass{background:#e8f5e9;color:var(--pass)} .badge.fail{background:#ffebee;color:var(--fail)} .badge.na{background:#eceff1;color:var(--muted)}
-table.data{border-collapse:collapse;width:100%;font-size:14px;font-variant-numeric:tabular-nums;margin:8px 0 18px}
-table.data caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0 6px;color:var(--muted)}
-table.data th{text-align:left;border-bottom:2px solid var(--ink);padding:6px 10px;font-weight:600;vertical-align:bottom}
-table.data td{border-bottom:1px solid var(--line);padding:5px 10px;vertical-align:top}
-table.data tbody tr:nth-child(even){background:#f8fafc}
-table.data .num{text-align:right;white-space:nowrap} table.data .nowrap{white-space:nowrap}
-table.data.evidence td:last-child{width:36%;overflow-wrap:anywhere} table.data.evidence td:nth-child(2){min-width:11em}  /* long evidence never squeezes the names */
-table.data.signoff td{height:48px;vertical-align:middle} table.data.compact{font-size:13px} table.data.compact td,table.data.compact th{padding:4px 7px}
-figure.chart{margin:10px 0 22px} figure.chart svg,figure.chart img{max-width:100%;height:auto}
-p.note{color:var(--muted);font-size:13.5px} p.lead{font-size:16px}
-.callout{border-left:5px solid var(--accent);background:#f1f5fb;padding:10px 16px;margin:12px 0;border-radius:0 6px 6px 0}
-.callout.fail{border-left-color:var(--fail);background:#fff5f5} .callout.pass{border-left-color:var(--pass);background:#f3faf3}
-span.url{color:var(--muted);font-size:.9em}
-footer.report-footer{margin-top:40px;border-top:1px solid var(--line);padding-top:8px;font-size:12px;color:var(--muted)}
-@media print{html{background:#fff} main.report{padding:0;max-width:none;min-height:0}
- h2{break-after:avoid} figure,table,.kpis,.kpi,.callout{break-inside:avoid} @page{size:A4;margin:14mm}}
-"""
-
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
-
-def component_css() -> str:
-    "Only the stylesheet's rules for tiles, badges and tables: for pages that are not reports (e.g. Voilà dashboards)."
-    keep = (":root", ".kpis", ".kpi", ".badge", "table.data")
-    return "\n".join(l for l in REPORT_CSS.strip().splitlines() if l.startswith(keep))
 
 # %% ../nbs/50_reports.ipynb #805ed495
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -170,9 +137,10 @@ def notebook_html(nb,  # an executed notebook (nbformat node)
                   locale: str = "ja",  # the page's lang
                  ) -> str:
     "A complete offline HTML page of notebook `nb`: outputs only, house stylesheet, no scripts, no external URLs."
+    import copy as _copy
+
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
-    import nbformat, copy as _copy
     nb = _copy.deepcopy(nb)
     for c in nb.cells:  # warnings and progress bars (stderr, or notebook widgets) are for the operator, not the reader
         if c.get("outputs"): c.outputs = [o for o in c.outputs if not _operator_output(o)]
@@ -236,7 +204,8 @@ def verify_manifest(out_dir) -> list[str]:
 # %% ../nbs/50_reports.ipynb #cf4c3841
 def _jsonable(x):
     "JSON-ready copy of `x` (NumPy/pandas scalars, dates, DataFrames, NaN → None)."
-    import numpy as np, pandas as pd
+    import numpy as np
+    import pandas as pd
     if isinstance(x, dict): return {str(k): _jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple, set)): return [_jsonable(v) for v in x]
     if isinstance(x, pd.DataFrame): return _jsonable(x.to_dict(orient="records"))
@@ -477,7 +446,9 @@ def publish_executed(executed,  # a notebook already executed by papermill (e.g.
                      **params,  # the parameters it was executed with
                     ) -> ReportRun:
     "Render, record and swap in a notebook some other scheduler executed, exactly as `run_report` does after executing."
-    import nbformat, shutil
+    import shutil
+
+    import nbformat
     tpl = find_template(template); name = report_name(tpl)
     out = Path(out_dir).resolve(); out.parent.mkdir(parents=True, exist_ok=True)
     params = _prepare_params(tpl, out, params)
@@ -503,11 +474,6 @@ def show_html(markup: str):
     "Show trusted HTML built by llmops_nb (escape any user text before passing it)."
     _display(markup)
 
-# %% ../nbs/50_reports.ipynb #061c936d
-def esc(x) -> str:
-    "HTML-escaped text of `x`."
-    return html.escape("" if x is None else str(x), quote=True)
-
 # %% ../nbs/50_reports.ipynb #ded0f093
 def heading(text: str, level: int = 2):
     "Show a section heading."
@@ -519,22 +485,6 @@ def note(text: str, kind: str = "note"):
     if kind in ("note", "lead"): _display(f'<p class="{kind}">{esc(text)}</p>')
     else: _display(f'<div class="callout {esc(kind)}">{esc(text)}</div>')
 
-# %% ../nbs/50_reports.ipynb #522cf2d6
-def badge(passed, locale: str = "ja") -> str:
-    "A pass/fail/no-data badge as HTML."
-    import pandas as pd
-    if passed is None or passed is pd.NA or (isinstance(passed, float) and math.isnan(passed)):
-        return f'<span class="badge na">{esc(t("reports.no_data", locale))}</span>'
-    return (f'<span class="badge pass">✓ {esc(t("common.pass", locale))}</span>' if passed
-            else f'<span class="badge fail">✗ {esc(t("common.fail", locale))}</span>')
-
-# %% ../nbs/50_reports.ipynb #9237e529
-def report_header_html(title: str, subtitle: str = "", meta: dict|None = None) -> str:
-    "HTML of a report's header: title, subtitle and a line of label → value facts."
-    items = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in (meta or {}).items())
-    sub = f'<p class="subtitle">{esc(subtitle)}</p>' if subtitle else ""
-    return f'<header class="report-header"><h1>{esc(title)}</h1>{sub}<dl class="meta">{items}</dl></header>'
-
 # %% ../nbs/50_reports.ipynb #47cdb45f
 def report_header(title: str, settings, locale: str, period: str|None = None, subtitle: str = "", **facts):
     "Show the title, organisation, period and generation time (UTC) of a report, plus any `facts`."
@@ -545,69 +495,10 @@ def report_header(title: str, settings, locale: str, period: str|None = None, su
             t("report.generated", locale): f"{fmt_date(now, locale)} {now:%H:%M} UTC", **facts}
     _display(report_header_html(title, subtitle, meta))
 
-# %% ../nbs/50_reports.ipynb #1a5cf598
-def kpi_tile(label: str, value: str, sub: str = "", passed=None) -> dict:
-    "One headline tile: label, formatted value, a small line under it, and pass/fail (None: neutral)."
-    return dict(label=label, value=value, sub=sub, passed=passed)
-
-# %% ../nbs/50_reports.ipynb #fa154012
-def kpis_html(tiles: list[dict], locale: str = "ja") -> str:
-    "HTML of a row of headline tiles."
-    import pandas as pd
-    out = []
-    for tl in tiles:
-        p = tl.get("passed")
-        has = p is not None and p is not pd.NA
-        cls = "" if not has else (" pass" if p else " fail")
-        verdict = f" {badge(p, locale)}" if has else ""
-        out.append(f'<div class="kpi{cls}"><div class="label">{esc(tl["label"])}</div>'
-                   f'<div class="value">{esc(tl["value"])}</div><div class="sub">{esc(tl.get("sub", ""))}{verdict}</div></div>')
-    return f'<div class="kpis">{"".join(out)}</div>'
-
 # %% ../nbs/50_reports.ipynb #6470b5bf
 def show_kpis(tiles: list[dict], locale: str = "ja"):
     "Show a row of headline tiles (see `kpi_tile`)."
     _display(kpis_html(tiles, locale))
-
-# %% ../nbs/50_reports.ipynb #a363e409
-def _fmt_cell(v, kind: str, locale: str) -> str:
-    "Default text (escaped HTML) of one cell by column kind."
-    import pandas as pd
-    if kind == "bool": return badge(None if pd.isna(v) else bool(v), locale)
-    if v is None or (not isinstance(v, str) and pd.isna(v)): return "—"
-    if kind == "int": return esc(fmt_num(v))
-    if kind == "float": return esc(fmt_num(v, 2))
-    if kind == "date": return esc(fmt_date(v, locale))
-    return esc(v)
-
-# %% ../nbs/50_reports.ipynb #50d7b832
-def _kind(s) -> str:
-    "Display kind of a Series: bool, int, float, date or text."
-    import pandas as pd
-    if pd.api.types.is_bool_dtype(s): return "bool"
-    if pd.api.types.is_integer_dtype(s): return "int"
-    if pd.api.types.is_float_dtype(s): return "float"
-    if pd.api.types.is_datetime64_any_dtype(s): return "date"
-    return "text"
-
-# %% ../nbs/50_reports.ipynb #4e7455e2
-def table_html(df, locale: str = "ja", formats: dict|None = None, headers: dict|None = None, caption: str = "",
-               nowrap=(),  # columns whose cells never wrap (short codes, dates, ids)
-               css: str = "",  # extra class of the table, e.g. 'signoff'
-              ) -> str:
-    "HTML table of `df` (no index) with escaped, formatted cells and right-aligned numbers."
-    formats, headers = formats or {}, headers or {}
-    kinds = {c: _kind(df[c]) for c in df.columns}
-    num = {c for c, k in kinds.items() if k in ("int", "float")} | {c for c in formats if c in df.columns and _kind(df[c]) in ("int", "float")}
-    def cls(c):
-        names = (["num"] if c in num else []) + (["nowrap"] if c in nowrap else [])
-        return f' class="{" ".join(names)}"' if names else ""
-    head = "".join(f"<th{cls(c)}>{esc(headers.get(c, c))}</th>" for c in df.columns)
-    cols = {c: ([esc(formats[c](v)) for v in df[c]] if c in formats else [_fmt_cell(v, kinds[c], locale) for v in df[c]])
-            for c in df.columns}
-    rows = "".join("<tr>" + "".join(f"<td{cls(c)}>{cols[c][i]}</td>" for c in df.columns) + "</tr>" for i in range(len(df)))
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return f'<table class="data{" " + esc(css) if css else ""}">{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 # %% ../nbs/50_reports.ipynb #1133ad31
 def show_table(df, locale: str = "ja", formats: dict|None = None, headers: dict|None = None, caption: str = "", nowrap=(), css: str = ""):

@@ -1,8 +1,10 @@
 "Shared fixtures: a small demo workspace built once per test session."
 import os
+
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 import shutil
+
 import pytest
 
 DEMO_ROWS = 3_000  # small enough for every test run; the planted rows (llmops_nb.demo.PLANTED) are part of it

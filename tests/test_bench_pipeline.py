@@ -12,8 +12,12 @@ The 10M-call run needs about 12 GB of free disk (raw JSONL) plus the store and t
 `LLMOPS_NB_BENCH_10M=1`. The rendered report is the audit report (`LLMOPS_NB_BENCH_REPORT=operations` picks another). Targets: 1M calls ingest → report HTML ≤ 60 s and ≤ 4 GB peak; 10M calls ≤ 10 min and ≤ 8 GB.
 """
 import os
+
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-import json, shutil, subprocess, sys, textwrap, time
+import json
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +152,7 @@ def stage_table(results: list[dict]) -> pd.DataFrame:
 
 def pricing_peer(ws: Path, stages: pd.DataFrame, n: int = 10_000) -> dict:
     "genai-prices `calc_price` per row on a sample (catalogue prices only, so both price the same thing) vs the stage's rate."
-    from llmops_nb.pricing import PriceBook, price_requests, calc_price_per_row
+    from llmops_nb.pricing import PriceBook, calc_price_per_row, price_requests
     s = sample_rows(ws, n)
     t = time.perf_counter(); peer = calc_price_per_row(s); dt = time.perf_counter() - t
     ours = price_requests(s, PriceBook()).cost_usd.to_numpy(dtype=float)
@@ -175,6 +179,7 @@ def text_metric_peers(ws: Path, n_ours: int = 20_000, n_peer: int = 2_000) -> li
     "ROUGE-L vs rouge-score (English answers) and chrF vs sacrebleu (all answers): pairs of consecutive sampled answers."
     from rouge_score import rouge_scorer
     from sacrebleu.metrics import CHRF
+
     from llmops_nb import evals as E
     s = sample_rows(ws, n_ours + 1, "output_text").output_text.dropna().astype(str).tolist()
     a, b = s[:-1], s[1:]
@@ -236,10 +241,10 @@ def pipeline(rows: int, root: Path, analyzer=None, peers: bool = True) -> tuple[
     return stages, cmp
 
 
-from test_safety_bench import presidio  # noqa: E402,F401 -- the safety bench's offline Presidio fixture, reused
+from test_safety_bench import presidio  # noqa: E402,F401,F811 -- the safety bench's offline Presidio fixture, reused
 
 
-def test_pipeline_1m_calls(tmp_path, presidio):
+def test_pipeline_1m_calls(tmp_path, presidio):  # noqa: F811 -- the fixture imported above
     "1M calls: every stage timed; ingest → report HTML within 60 s in-stage and 4 GB peak; peers side by side."
     stages, cmp = pipeline(1_000_000, tmp_path, presidio)
     ing = stages.set_index("stage").loc["ingest+validate"]
@@ -252,7 +257,7 @@ def test_pipeline_1m_calls(tmp_path, presidio):
 
 @pytest.mark.skipif(os.environ.get("LLMOPS_NB_BENCH_10M") != "1",
                     reason="10M calls need ~12 GB free disk and many minutes: set LLMOPS_NB_BENCH_10M=1")
-def test_pipeline_10m_calls(tmp_path, presidio):
+def test_pipeline_10m_calls(tmp_path, presidio):  # noqa: F811
     "10M calls out of core: ingest → report HTML within 10 minutes and 8 GB peak."
     stages, _ = pipeline(10_000_000, tmp_path, presidio)
     ing = stages.set_index("stage").loc["ingest+validate"]

@@ -1,5 +1,9 @@
 "The `llmops-nb` console script: exit codes, one-line errors, report/ingest/validate/demo on real folders."
-import json, re, shutil, subprocess, sys
+import json
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -20,7 +24,7 @@ class Result:
 
 def run(capsys, *args) -> Result:
     "Run `llmops_nb.cli.main` in this process (fast), capturing its output."
-    from llmops_nb.cli import main
+    from llmops_nb.cli.main import main
     capsys.readouterr()
     code = main(list(map(str, args)))
     o = capsys.readouterr()

@@ -1,10 +1,10 @@
 "Every Voilà dashboard, served with llmops-nb's offline template, renders its app in Chromium and asks nothing of the internet."
 import urllib.parse
-import pytest
-from llmops_nb.dashboards import list_dashboards, serve
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+import pytest
+from browser import chromium
+
+from llmops_nb.dashboards import list_dashboards, serve
 
 
 def _is_local(url: str) -> bool:
@@ -14,11 +14,7 @@ def _is_local(url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    with chromium() as b: yield b
 
 
 @pytest.mark.browser

@@ -1,18 +1,29 @@
 "Tests of the demo workspace generator (llmops_nb.demo): determinism, counts, distributions, plants, events."
-import hashlib, json, re
-from datetime import date
+import hashlib
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DEMO_ROWS
 
 from llmops_nb import demo
-from llmops_nb.demo import (EVENTS, MODELS, PLANTED, PROMPTS, N_PLANTED_ROWS, USE_CASES, DEPARTMENTS,
-                            make_demo_workspace, planted_table, live_prompt_versions)
 from llmops_nb.config import load_settings
+from llmops_nb.demo import (
+    DEPARTMENTS,
+    EVENTS,
+    MODELS,
+    N_PLANTED_ROWS,
+    PLANTED,
+    PROMPTS,
+    USE_CASES,
+    live_prompt_versions,
+    make_demo_workspace,
+    planted_table,
+)
 from llmops_nb.schema import COLUMN_NAMES, conform
-from conftest import DEMO_ROWS
 
 JA = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 N_MALFORMED = len(PLANTED["malformed"])
@@ -382,7 +393,8 @@ def test_logs_reader_accounts_for_every_line(demo_raw_workspace):
 
 @pytest.mark.bench
 def test_bench_one_million_rows(tmp_path):
-    import resource, time
+    import resource
+    import time
     t = time.perf_counter()
     ws = make_demo_workspace(tmp_path / "m", rows=1_000_000, progress=False)
     secs = time.perf_counter() - t

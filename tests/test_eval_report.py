@@ -1,6 +1,6 @@
 """templates/eval_report.ipynb end to end (ja and en): figures against independent computation, gate rules, flips,
 a prompt holding <script> rendered as text, PII masked, no external URLs, manifest hashes."""
-import json, re
+import re
 from pathlib import Path
 
 import pytest

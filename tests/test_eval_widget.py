@@ -3,8 +3,6 @@ and a browser run of the Voilà dashboard clicked through in Chromium."""
 import os, re, socket, subprocess, statistics, sys, time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from llmops_nb import evals as E

@@ -135,3 +135,9 @@ def test_demo_registry_covers_every_version_the_demo_logs_use(demo_raw_workspace
     assert P.get_prompt("support_chatbot", registry=root).version == "v1.10"
     ja = P.get_prompt("knowledge_search_rag", registry=root)
     assert "社内" in ja.body and set(ja.parameters) == {"query", "passages"}
+
+
+def test_demo_prompt_versions_match_demo():
+    "prompts keeps its own copy of the demo company's versions (nothing may import demo); it must match demo.PROMPTS."
+    from llmops_nb.demo import PROMPTS
+    assert P.demo_prompt_versions() == P.demo_prompt_versions(PROMPTS)

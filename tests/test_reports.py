@@ -1,5 +1,6 @@
 "run_report end to end on small templates: offline HTML, escaping, results, manifest hashes, failures."
-import hashlib, json
+import hashlib
+import json
 from html.parser import HTMLParser
 from pathlib import Path
 

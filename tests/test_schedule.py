@@ -1,11 +1,18 @@
 "Scheduling: crontab lines (printed, installed, shipped), the Airflow DAG and the GitHub Actions workflow parse and name real templates; --logs and --since-last."
-import ast, json, os, shutil, stat, sys, types
+import ast
+import json
+import os
+import shutil
+import stat
+import sys
+import types
 from pathlib import Path
 
 import pytest
 import yaml
 
-from llmops_nb.cli import check_cron_line, main, schedule_lines, CliError
+from llmops_nb.cli.main import CliError, main
+from llmops_nb.cli.schedule import check_cron_line, schedule_lines
 from llmops_nb.reports import list_reports, template_parameters, templates_dir
 
 SCHEDULES = templates_dir() / "schedules"

@@ -10,17 +10,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from dataclasses import dataclass
 
-from ..i18n import register_labels, t, check_locale, fmt_pct, fmt_num
+from ..i18n import t, check_locale, fmt_pct, fmt_num
 from .. import evals as E
+from ..eval_compare import _boolf, _scored
+from ..views.eval import EvalSection, eval_report_data, report_inputs, report_results
 
 # %% auto #0
 __all__ = ['masking_available', 'mask_texts', 'safe', 'fmt_value', 'fmt_delta', 'fmt_ci', 'fmt_p', 'metric_label', 'reason_label',
            'summary_table', 'summary_html', 'headline_html', 'comparison_headline_html', 'flips_table', 'flips_html',
            'diff_html', 'side_by_side_html', 'by_tag_table', 'by_tag_html', 'gate_table', 'gate_html', 'delta_chart',
-           'EvalExplorer', 'synthetic_runs', 'EvalSection', 'eval_report_data', 'report_results', 'report_inputs',
-           'safety_table', 'runs_table', 'show_eval_section']
+           'EvalExplorer', 'synthetic_runs', 'safety_table', 'runs_table', 'show_eval_section', 'EvalSection',
+           'eval_report_data', 'report_results', 'report_inputs']
 
 # %% ../../nbs/53_eval_widget.ipynb #74456cc1
 def _e(x) -> str:
@@ -140,7 +141,7 @@ def comparison_headline_html(cmp: E.Comparison, locale: str = "ja") -> str:
     "`headline_html` for a whole comparison."
     p = cmp.pairs
     mean = lambda x: float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
-    return headline_html(len(p), mean(E._boolf(p["passed_b"])), mean(E._boolf(p["passed_c"])), int((p["flip"] == "regressed").sum()),
+    return headline_html(len(p), mean(_boolf(p["passed_b"])), mean(_boolf(p["passed_c"])), int((p["flip"] == "regressed").sum()),
                          int((p["flip"] == "improved").sum()), cmp.mcnemar.get("p_value"), locale, cmp.unpaired)
 
 # %% ../../nbs/53_eval_widget.ipynb #e9e060f0
@@ -363,7 +364,7 @@ def scored(self:EvalExplorer, run_id: str) -> pd.DataFrame:
     if run_id not in self._scored:
         r = self._runs.get(run_id)
         if r is None: r = E.load_run(run_id, self.workspace)
-        s = E._scored(r, self.config)
+        s = _scored(r, self.config)
         s.attrs.setdefault("run", {"run_id": run_id})
         self._scored[run_id] = s
     return self._scored[run_id]
@@ -514,64 +515,7 @@ def synthetic_runs(n: int = 100_000, seed: int = 0, n_tags: int = 20) -> tuple[p
     return run(0.0), run(-0.01)
 
 # %% ../../nbs/53_eval_widget.ipynb #1d9beffa
-@dataclass
-class EvalSection:
-    "One compared pair of runs, judged, with what a release report shows about it."
-    dataset: str  # dataset name
-    gate: E.GateResult  # the verdict, its rules and the comparison
-    baseline: dict  # baseline run's manifest
-    candidate: dict  # candidate run's manifest
-    prompt_diff: str  # unified diff of the two prompt versions ('' when unknown)
-    safety: pd.DataFrame  # findings in inputs and outputs (masked previews)
-    thresholds: str  # thresholds file used
-
-# %% ../../nbs/53_eval_widget.ipynb #3469f188
-def eval_report_data(workspace=None, baseline: str = "", candidate: str = "", thresholds: str = "", dataset: str = "",
-                     period: str = "", n_boot: int = 1000, scan_safety: bool = True) -> list[EvalSection]:
-    "The pairs a release report covers (named runs, or the two newest runs per dataset, optionally of `period`), judged."
-    ev = E._evals_dir(workspace)
-    th_path = Path(thresholds) if thresholds else ev/"gate.yaml"
-    th = E.load_thresholds(th_path) if th_path.exists() else dict(metrics={}, flips={}, scoring=E.ScoreConfig(), path="")
-    if baseline or candidate:
-        if not (baseline and candidate): raise ValueError("name both baseline and candidate runs, or neither")
-        pairs = [(baseline, candidate)]
-    else:
-        runs = E.list_runs(workspace)
-        if period: runs = runs[runs["created"].astype(str).str.startswith(period)]
-        pairs = [p for d in (runs["dataset"].unique() if not dataset else [dataset])
-                 for p in E.default_pairs(workspace, d) if set(p) <= set(runs["run_id"])]
-    if not pairs: raise ValueError(f"{t('evals.report.no_runs', 'en')} in {ev/'runs'}" + (f" for dataset {dataset!r}" if dataset else ""))
-    out = []
-    for b, c in pairs:
-        rb, rc = E.load_run(b, workspace), E.load_run(c, workspace)
-        cmp = E.compare_runs(rb, rc, th.get("scoring"), n_boot=n_boot)
-        res = E.gate(cmp, th) if th.get("metrics") or th.get("flips") else E.GateResult(pd.DataFrame(columns=["metric", "rule", "status"]), False, cmp)
-        saf = E.safety_findings(cmp.pairs) if scan_safety else pd.DataFrame(columns=["id", "where", "family", "entity", "preview", "confidence"])
-        out.append(EvalSection(rb.attrs["run"].get("dataset", ""), res, rb.attrs["run"], rc.attrs["run"],
-                               E.prompt_diff(rb, rc, workspace), saf, th.get("path", "")))
-    return out
-
-# %% ../../nbs/53_eval_widget.ipynb #be260094
-def report_results(sections: list[EvalSection]) -> dict:
-    "The figures of a release report, for results.json."
-    ds = {}
-    for s in sections:
-        p, sm = s.gate.comparison.pairs, s.gate.comparison.summary.set_index("metric")
-        ds[f"{s.baseline['run_id']}..{s.candidate['run_id']}"] = dict(
-            dataset=s.dataset, baseline=s.baseline["run_id"], candidate=s.candidate["run_id"], passed=s.gate.passed,
-            pass_rate_baseline=sm.loc["pass_rate", "baseline"], pass_rate_candidate=sm.loc["pass_rate", "candidate"],
-            regressed=int((p["flip"] == "regressed").sum()), improved=int((p["flip"] == "improved").sum()),
-            mcnemar_p=s.gate.comparison.mcnemar["p_value"],
-            failed_rules=[f"{m}.{r}" for m, r, st in zip(s.gate.table.metric, s.gate.table.rule, s.gate.table.status) if st != "pass"],
-            safety_findings={w: int((s.safety["where"] == w).sum()) for w in ("input", "baseline", "candidate")})
-    return dict(passed=all(s.gate.passed for s in sections), comparisons=ds)
-
-# %% ../../nbs/53_eval_widget.ipynb #ddfcb6a2
-def report_inputs(sections: list[EvalSection], workspace=None) -> list[Path]:
-    "Files a release report read (runs, manifests, thresholds), for the report's manifest."
-    runs = E._evals_dir(workspace)/"runs"
-    files = [runs/f"{m['run_id']}.{x}" for s in sections for m in (s.baseline, s.candidate) for x in ("parquet", "json")]
-    return sorted({f for f in files if f.exists()} | {Path(s.thresholds) for s in sections if s.thresholds})
+_all_ = ['EvalSection', 'eval_report_data', 'report_results', 'report_inputs']  # from `views.eval`, for older callers
 
 # %% ../../nbs/53_eval_widget.ipynb #f4d2b0fe
 def safety_table(findings: pd.DataFrame, locale: str = "ja", n: int = 20) -> pd.DataFrame:
