@@ -4,102 +4,59 @@
 
 # %% ../nbs/30_cost.ipynb #594c10e9
 from __future__ import annotations
-import json, math
-from dataclasses import dataclass, field, asdict, replace
-from datetime import date, timedelta
+
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
+
 import numpy as np
 import pandas as pd
-from .i18n import register_labels, t, fmt_money, fmt_pct, fmt_month
-from .pricing import (PriceBook, PriceBookError, SelfHosted, price_requests, priced_model, resolve_price,
-                               selfhost_cost_per_mtok, _Check, yaml_with_lines)
+
+from .i18n import fmt_money, fmt_month, fmt_pct, t
+from .pricing import priced_model
 
 # %% auto #0
-__all__ = ['BUDGETS_FILE', 'STATUSES', 'CHARGEBACK_LEVELS', 'FOCUS_COLUMNS', 'TAG_COLUMNS', 'SPREAD', 'HOURS_PER_MONTH',
-           'ROI_FILE', 'DEMO_PRICE_BOOK', 'DEMO_ROI', 'amount_column', 'spend_column', 'currency_of', 'Budget',
-           'parse_budgets', 'load_budgets', 'daily_spend', 'SpendModel', 'fit_spend', 'forecast_spend', 'budget_status',
-           'budget_alerts', 'chargeback', 'focus_table', 'export_focus_csv', 'spend_anomalies', 'Scenario', 'rate_card',
-           'Estimate', 'estimate_monthly', 'scenario_cases', 'scenario_range', 'model_quality', 'Policy',
-           'route_by_use_case', 'route_by_prompt_length', 'route_cheapest', 'RoutingReplay', 'replay_routing',
+__all__ = ['STATUSES', 'daily_spend', 'SpendModel', 'fit_spend', 'forecast_spend', 'monthly_spend', 'budget_status',
+           'budget_alerts', 'spend_anomalies', 'cost_drivers', 'report_headers', 'report_formats', 'input_files',
+           'amount_column', 'spend_column', 'currency_of', 'check_period', 'BUDGETS_FILE', 'Budget', 'parse_budgets',
+           'load_budgets', 'CHARGEBACK_LEVELS', 'chargeback', 'FOCUS_COLUMNS', 'TAG_COLUMNS', 'focus_table',
+           'export_focus_csv', 'Scenario', 'rate_card', 'Estimate', 'estimate_monthly', 'SPREAD', 'scenario_cases',
+           'scenario_range', 'scenario_from_logs', 'model_quality', 'Policy', 'route_by_use_case',
+           'route_by_prompt_length', 'route_cheapest', 'RoutingReplay', 'replay_routing', 'HOURS_PER_MONTH',
            'selfhost_monthly_cost', 'selfhost_capacity_mtok', 'breakeven_mtok', 'blended_api_price', 'selfhost_vs_api',
-           'ROIInputs', 'ROIResult', 'roi', 'roi_cases', 'ROIAssumption', 'parse_roi', 'load_roi', 'successful',
-           'usage_by_use_case', 'roi_by_use_case', 'scenario_from_logs', 'cost_drivers', 'check_period',
-           'CostReportData', 'cost_report_data', 'monthly_spend', 'ROIReportData', 'roi_report_data', 'report_headers',
-           'report_formats', 'demo_budgets', 'write_demo_cost', 'cli_cost', 'price_rows', 'input_files']
+           'ROIInputs', 'ROIResult', 'roi', 'roi_cases', 'ROI_FILE', 'ROIAssumption', 'parse_roi', 'load_roi',
+           'successful', 'usage_by_use_case', 'roi_by_use_case', 'ROIReportData', 'roi_report_data', 'DEMO_PRICE_BOOK',
+           'DEMO_ROI', 'demo_budgets', 'write_demo_cost']
+
+# %% ../nbs/30_cost.ipynb #cce6361f
+# the family, grouped as in the table above
+# isort: off
+from .cost_spend import amount_column, spend_column, currency_of, check_period
+from .cost_budgets import BUDGETS_FILE, Budget, parse_budgets, load_budgets
+from .cost_focus import CHARGEBACK_LEVELS, chargeback, FOCUS_COLUMNS, TAG_COLUMNS, focus_table, export_focus_csv
+from .cost_scenarios import (
+    Scenario, rate_card, Estimate, estimate_monthly, SPREAD, scenario_cases, scenario_range, scenario_from_logs,
+    model_quality, Policy, route_by_use_case, route_by_prompt_length, route_cheapest, RoutingReplay, replay_routing,
+    HOURS_PER_MONTH, selfhost_monthly_cost, selfhost_capacity_mtok, breakeven_mtok, blended_api_price, selfhost_vs_api)
+from .cost_roi import (
+    ROIInputs, ROIResult, roi, roi_cases, ROI_FILE, ROIAssumption, parse_roi, load_roi, successful, usage_by_use_case,
+    roi_by_use_case, ROIReportData, roi_report_data)
+from .cost_demo import DEMO_PRICE_BOOK, DEMO_ROI, demo_budgets, write_demo_cost
+from .cost_scenarios import _fx as _fx, _split as _split  # private, still imported from here by widgets.cost
+from .cost_demo import _workspace_calls as _workspace_calls  # private, still imported from here by tests
+# isort: on
 
 # %% ../nbs/30_cost.ipynb #a967986d
-def amount_column(priced: pd.DataFrame) -> str:
-    "The cost column in the reporting currency, tax excluded: cost_jpy or cost_usd."
-    return "cost_jpy" if "cost_jpy" in priced else "cost_usd"
-
-# %% ../nbs/30_cost.ipynb #867fd9ad
-def spend_column(priced: pd.DataFrame) -> str:
-    "The column budgets are compared with: cost_jpy_incl_tax in a yen workspace, else cost_usd."
-    return "cost_jpy_incl_tax" if "cost_jpy_incl_tax" in priced else "cost_usd"
-
-# %% ../nbs/30_cost.ipynb #9df56777
-def currency_of(priced: pd.DataFrame) -> str:
-    "Reporting currency of a priced frame."
-    return "JPY" if "cost_jpy" in priced else "USD"
-
-# %% ../nbs/30_cost.ipynb #0db3475a
-BUDGETS_FILE = "budgets.yaml"
-
-@dataclass(frozen=True)
-class Budget:
-    "A monthly budget for the organisation or one department, in the reporting currency, tax included."
-    scope: str  # "organisation" or "department"
-    name: str  # department code, or the organisation's name
-    monthly: float  # budget per month
-    from_month: str|None = None  # first month YYYY-MM it applies
-    to_month: str|None = None  # last month YYYY-MM it applies
-    alert_threshold: float = 0.8  # share of the budget that raises an alert
-    where: str = ""  # file:line or settings.ini
-
-    def applies(self, month: str) -> bool:
-        return (self.from_month is None or month >= self.from_month) and (self.to_month is None or month <= self.to_month)
-
-# %% ../nbs/30_cost.ipynb #baef1800
-_BUDGET_RULES = dict(department=("text", True), monthly=("price", True), **{"from": ("text", False), "to": ("text", False)},
-                     alert_threshold=("share", False), note=("text", False))
-
-def _month(chk, path, v) -> str:
-    "A checked 'YYYY-MM'."
-    try: return pd.Period(str(v), "M").strftime("%Y-%m") if len(str(v)) == 7 else chk.fail(path, "")
-    except Exception: chk.fail(path, f"{v!r} is not allowed; expected a month YYYY-MM")
-
-# %% ../nbs/30_cost.ipynb #43bc961c
-def parse_budgets(text: str, settings: Settings, fname: str = BUDGETS_FILE) -> list[Budget]:
-    "The organisation's budget (from settings) and the department budgets in YAML `text`, validated."
-    data, lines = yaml_with_lines(text, fname)
-    chk, data = _Check(fname, lines), data or {}
-    if not isinstance(data, dict): chk.fail((), "expected a mapping with keys alert_threshold, departments")
-    for k in data:
-        if k not in ("alert_threshold", "departments", "notes"): chk.fail((k,), "unknown key; allowed: alert_threshold, departments, notes")
-    thr = chk.value(("alert_threshold",), data["alert_threshold"], "share") if "alert_threshold" in data else settings.alert_threshold
-    out = [Budget("organisation", settings.name, settings.monthly_budget, alert_threshold=thr, where="settings.ini")]
-    raw = data.get("departments") or []
-    if not isinstance(raw, list): chk.fail(("departments",), "expected a list of {department, monthly}")
-    for i, r in enumerate(raw):
-        e = chk.entry(("departments", i), r, _BUDGET_RULES)
-        lo = _month(chk, ("departments", i, "from"), e["from"]) if "from" in e else None
-        hi = _month(chk, ("departments", i, "to"), e["to"]) if "to" in e else None
-        if lo and hi and hi < lo: chk.fail(("departments", i, "to"), f"{hi} is before from {lo}")
-        b = Budget("department", e["department"], e["monthly"], lo, hi, e.get("alert_threshold", thr), f"{fname}:{lines[('departments', i)]}")
-        for o in out[1:]:
-            if o.name == b.name and (o.from_month or "") <= (b.to_month or "9999") and (b.from_month or "") <= (o.to_month or "9999"):
-                chk.fail(("departments", i), f"a second budget for {b.name} in the same months (first at {o.where})")
-        out.append(b)
-    return out
-
-# %% ../nbs/30_cost.ipynb #09d11264
-def load_budgets(workspace, settings: Settings|None = None) -> list[Budget]:
-    "Budgets of a workspace: settings.ini's monthly budget, plus `budgets.yaml` when present."
-    from llmops_nb.config import load_settings
-    settings = settings or load_settings(workspace)
-    p = Path(workspace) / BUDGETS_FILE
-    return parse_budgets(p.read_text(encoding="utf-8") if p.exists() else "", settings)
+_all_ = [
+    'amount_column', 'spend_column', 'currency_of', 'check_period', 'BUDGETS_FILE', 'Budget', 'parse_budgets', 'load_budgets',
+    'CHARGEBACK_LEVELS', 'chargeback', 'FOCUS_COLUMNS', 'TAG_COLUMNS', 'focus_table', 'export_focus_csv', 'Scenario', 'rate_card',
+    'Estimate', 'estimate_monthly', 'SPREAD', 'scenario_cases', 'scenario_range', 'scenario_from_logs', 'model_quality', 'Policy',
+    'route_by_use_case', 'route_by_prompt_length', 'route_cheapest', 'RoutingReplay', 'replay_routing', 'HOURS_PER_MONTH', 'selfhost_monthly_cost', 'selfhost_capacity_mtok',
+    'breakeven_mtok', 'blended_api_price', 'selfhost_vs_api', 'ROIInputs', 'ROIResult', 'roi', 'roi_cases', 'ROI_FILE',
+    'ROIAssumption', 'parse_roi', 'load_roi', 'successful', 'usage_by_use_case', 'roi_by_use_case', 'ROIReportData', 'roi_report_data',
+    'DEMO_PRICE_BOOK', 'DEMO_ROI', 'demo_budgets', 'write_demo_cost',
+]
 
 # %% ../nbs/30_cost.ipynb #3f8a6f48
 def daily_spend(priced: pd.DataFrame, by: str|None = None, column: str|None = None) -> pd.DataFrame:
@@ -187,9 +144,16 @@ def forecast_spend(priced: pd.DataFrame, months_ahead: int = 3, level: float = 0
     out.attrs.update(level=level, as_of=as_of)
     return out
 
+# %% ../nbs/30_cost.ipynb #ef1752b1
+def monthly_spend(priced: pd.DataFrame) -> pd.DataFrame:
+    "Spend (the budget column: tax included in yen) per calendar month."
+    m = priced["ts_start"].dt.strftime("%Y-%m")
+    return priced[spend_column(priced)].groupby(m).sum().rename_axis("month").reset_index(name="spend")
+
 # %% ../nbs/30_cost.ipynb #af15cccd
 STATUSES = ("ok", "forecast_over", "alert", "over")  # by severity
 
+# %% ../nbs/30_cost.ipynb #0b68c915
 def _scope_rows(priced, b: Budget, months: list[str], as_of: pd.Timestamp, col: str) -> list[dict]:
     "Status rows of one budget."
     sel = priced if b.scope == "organisation" else priced[priced["department"] == b.name]
@@ -235,87 +199,6 @@ def budget_alerts(status: pd.DataFrame, locale: str = "ja", currency: str = "JPY
     return a.sort_values(["severity", "month", "name"], ascending=[False, True, True])[
         ["severity", "scope", "name", "month", "status", "message"]].reset_index(drop=True)
 
-# %% ../nbs/30_cost.ipynb #427b5325
-CHARGEBACK_LEVELS = {"department": "department", "team": "team", "project": "project", "user": "user_id_hash",
-                     "cost_center": "cost_center", "use_case": "use_case", "model": "model"}
-
-def chargeback(priced: pd.DataFrame, by="department") -> pd.DataFrame:
-    "Spend by `by` (a level of CHARGEBACK_LEVELS or a list of them): calls, tokens, cost, tax, total and share."
-    levels = [by] if isinstance(by, str) else list(by)
-    cols = [CHARGEBACK_LEVELS.get(b, b) for b in levels]
-    df = priced.assign(model=priced_model(priced)) if "model" in cols else priced
-    amt, spend = amount_column(priced), spend_column(priced)
-    g = df.groupby(cols, observed=True, dropna=False)
-    out = g.agg(calls=("request_id", "size"), unpriced_calls=("priced", lambda s: int((~s.astype(bool)).sum())),
-                input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
-                cost=(amt, "sum"), total=(spend, "sum")).reset_index()
-    out["tax"] = out["total"] - out["cost"]
-    out["share"] = out["total"] / out["total"].sum() if out["total"].sum() else 0.0
-    return out.sort_values("total", ascending=False, ignore_index=True)[
-        [*cols, "calls", "unpriced_calls", "input_tokens", "output_tokens", "cost", "tax", "total", "share"]]
-
-# %% ../nbs/30_cost.ipynb #06181344
-FOCUS_COLUMNS = ("BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd",
-                 "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ChargeDescription", "ChargeFrequency",
-                 "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ListUnitPrice", "ContractedUnitPrice",
-                 "PricingQuantity", "PricingUnit", "ConsumedQuantity", "ConsumedUnit", "ServiceCategory", "ServiceName",
-                 "ProviderName", "PublisherName", "InvoiceIssuerName", "ResourceId", "ResourceName", "ResourceType",
-                 "SkuId", "SkuPriceId", "SubAccountId", "SubAccountName", "Tags",
-                 "x_ConsumptionTax", "x_PricingTier", "x_PriceSource", "x_PriceValidFrom", "x_Calls")
-_TOKEN_KINDS = {"input": "cost_input", "cache_read": "cost_cache_read", "cache_write": "cost_cache_write", "output": "cost_output"}
-TAG_COLUMNS = ("department", "team", "project", "cost_center", "use_case", "user_id_hash")
-
-def focus_table(priced: pd.DataFrame, billing_account: str = "llmops-nb") -> pd.DataFrame:
-    "The priced calls as FOCUS rows: one per day, model, token kind and owner (priced calls only)."
-    p = priced[priced["priced"].astype(bool)].copy()
-    cur = currency_of(priced)
-    fx = p["fx_rate"].to_numpy() if "fx_rate" in p else np.ones(len(p))
-    tax_rate = priced.attrs.get("tax_rate", 0.0) if cur == "JPY" else 0.0
-    p["model"], p["day"] = priced_model(p), p["ts_start"].dt.tz_convert("UTC").dt.floor("D")
-    qty = dict(input=p["input_tokens"] - p["cache_read_input_tokens"].fillna(0) - p["cache_creation_input_tokens"].fillna(0),
-               cache_read=p["cache_read_input_tokens"].fillna(0), cache_write=p["cache_creation_input_tokens"].fillna(0),
-               output=p["output_tokens"])
-    list_factor = (p["cost_list_usd"] / p["cost_usd"]).where(p["cost_usd"] > 0, 1.0).to_numpy()
-    tags = [c for c in TAG_COLUMNS if c in p]
-    keys = ["day", "provider_name", "model", "pricing_tier", "price_source", "price_valid_from", *tags]
-    parts = []
-    for kind, col in _TOKEN_KINDS.items():
-        part = p[keys].assign(kind=kind, qty=qty[kind].astype(float).to_numpy(), cost=p[col].to_numpy() * fx,
-                              list_cost=p[col].to_numpy() * fx * list_factor, calls=1)
-        parts.append(part[part["qty"] > 0])
-    g = pd.concat(parts).groupby([*keys, "kind"], observed=True, dropna=False).agg(
-        qty=("qty", "sum"), cost=("cost", "sum"), list_cost=("list_cost", "sum"), calls=("calls", "sum")).reset_index()
-    month = g["day"].dt.tz_localize(None).dt.to_period("M")
-    iso = lambda s: s.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    sku = g["provider_name"].astype(str) + "/" + g["model"].astype(str) + "/" + g["kind"] + "/" + g["pricing_tier"].astype(str)
-    return pd.DataFrame({
-        "BillingAccountId": billing_account, "BillingAccountName": billing_account, "BillingCurrency": cur,
-        "BillingPeriodStart": month.dt.start_time.dt.strftime("%Y-%m-%dT00:00:00Z"),
-        "BillingPeriodEnd": (month + 1).dt.start_time.dt.strftime("%Y-%m-%dT00:00:00Z"),
-        "ChargePeriodStart": iso(g["day"]), "ChargePeriodEnd": iso(g["day"] + pd.Timedelta(days=1)),
-        "ChargeCategory": "Usage", "ChargeDescription": g["model"].astype(str) + " " + g["kind"].str.replace("_", " ") + " tokens",
-        "ChargeFrequency": "Usage-Based",
-        "BilledCost": g["cost"], "EffectiveCost": g["cost"], "ListCost": g["list_cost"], "ContractedCost": g["cost"],
-        "ListUnitPrice": g["list_cost"] / g["qty"] * 1e6, "ContractedUnitPrice": g["cost"] / g["qty"] * 1e6,
-        "PricingQuantity": g["qty"] / 1e6, "PricingUnit": "1M Tokens", "ConsumedQuantity": g["qty"], "ConsumedUnit": "Tokens",
-        "ServiceCategory": "AI and Machine Learning", "ServiceName": g["provider_name"].astype(str) + " " + g["model"].astype(str),
-        "ProviderName": g["provider_name"], "PublisherName": g["provider_name"], "InvoiceIssuerName": g["provider_name"],
-        "ResourceId": g["model"], "ResourceName": g["model"], "ResourceType": "Model",
-        "SkuId": sku, "SkuPriceId": sku + "@" + g["price_valid_from"].dt.strftime("%Y-%m-%d").fillna("catalogue"),
-        "SubAccountId": g["cost_center"] if "cost_center" in g else "", "SubAccountName": g["department"] if "department" in g else "",
-        "Tags": [json.dumps({k: v for k, v in zip(tags, vals) if isinstance(v, str)}, ensure_ascii=False)
-                 for vals in g[tags].itertuples(index=False)],
-        "x_ConsumptionTax": g["cost"] * tax_rate, "x_PricingTier": g["pricing_tier"], "x_PriceSource": g["price_source"],
-        "x_PriceValidFrom": g["price_valid_from"].dt.strftime("%Y-%m-%d"), "x_Calls": g["calls"],
-    })[list(FOCUS_COLUMNS)]
-
-# %% ../nbs/30_cost.ipynb #dff98b52
-def export_focus_csv(priced: pd.DataFrame, path, billing_account: str = "llmops-nb") -> Path:
-    "Write the FOCUS rows of `priced` to a UTF-8 CSV at `path` (Excel-friendly BOM) and return the path."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    focus_table(priced, billing_account).to_csv(path, index=False, encoding="utf-8-sig")
-    return path
-
 # %% ../nbs/30_cost.ipynb #d9e7641f
 def spend_anomalies(priced: pd.DataFrame, by: str|None = "department", window: int = 14, threshold: float = 4.0,
                     min_ratio: float = 2.0, min_share: float = 0.02, daily: pd.DataFrame|None = None) -> pd.DataFrame:
@@ -338,405 +221,6 @@ def spend_anomalies(priced: pd.DataFrame, by: str|None = "department", window: i
     res = pd.concat(out, ignore_index=True) if out else pd.DataFrame()
     return res.rename(columns={"scope": by or "scope"}).sort_values("z", ascending=False, ignore_index=True)
 
-# %% ../nbs/30_cost.ipynb #9dd9a6f2
-@dataclass
-class Scenario:
-    "Assumptions for a monthly cost estimate."
-    users: int = 500  # people who could use it
-    adoption: float = 0.6  # share of them who do
-    requests_per_user_per_day: float = 10.0  # calls per active user per working day
-    working_days: float = 21.0  # working days per month
-    tokens_in: float = 2_000.0  # input tokens per call (cache included)
-    tokens_out: float = 400.0  # output tokens per call (reasoning included)
-    cache_hit_rate: float = 0.3  # share of input tokens read from the prompt cache
-    batch_share: float = 0.0  # share of calls sent through a batch API
-    model_mix: dict = field(default_factory=lambda: {"openai/gpt-4o-mini": 0.7, "openai/gpt-4o": 0.3})  # "provider/model" → share
-
-    @property
-    def calls(self) -> float: return self.users * self.adoption * self.requests_per_user_per_day * self.working_days
-
-# %% ../nbs/30_cost.ipynb #c46c9818
-def _split(pm: str) -> tuple[str|None, str]:
-    "'provider/model' → (provider, model); a model whose own name has a slash keeps it."
-    prov, _, model = pm.partition("/")
-    return (prov, model) if model else (None, prov)
-
-# %% ../nbs/30_cost.ipynb #488c63fa
-def rate_card(book: PriceBook, models, on: date|None = None) -> pd.DataFrame:
-    "USD per 1M tokens (standard and batch) of each 'provider/model' on day `on` (base band); NaN when unpriced."
-    on = on or date.today()
-    rows = []
-    for pm in models:
-        prov, model = _split(pm)
-        std, bat = (resolve_price(book, prov, model, tier, on) for tier in ("standard", "batch"))
-        r = dict(model=pm, priced=std is not None)
-        for name, p in (("", std), ("batch_", bat)):
-            b = p.rates.bands[0] if p else None
-            r.update({f"{name}input": b.input if b else np.nan, f"{name}cache_read": b.cache_read if b else np.nan,
-                      f"{name}output": b.output if b else np.nan})
-        rows.append(r)
-    return pd.DataFrame(rows).set_index("model")
-
-# %% ../nbs/30_cost.ipynb #519cbcda
-def _fx(book: PriceBook, on: date) -> float:
-    "Yen per USD on day `on` from the book (dated rates) or its single rate."
-    rate = book.fx_rate
-    for d, v in book.fx_rates:
-        if d <= on: rate = v
-    return rate
-
-# %% ../nbs/30_cost.ipynb #edb49f8a
-@dataclass
-class Estimate:
-    "A monthly estimate: totals and the breakdown by model."
-    calls: float  # calls per month
-    input_tokens: float
-    output_tokens: float
-    cost_usd: float  # tax excluded
-    cost: float  # in the reporting currency, tax excluded
-    cost_incl_tax: float  # in the reporting currency, tax included
-    currency: str
-    by_model: pd.DataFrame  # model, share, calls, cost_usd, cost
-    unpriced_models: list  # models of the mix without a price
-
-# %% ../nbs/30_cost.ipynb #91c32dc1
-def estimate_monthly(s: Scenario, book: PriceBook, on: date|None = None, rates: pd.DataFrame|None = None) -> Estimate:
-    "Monthly cost of scenario `s` with `book`'s prices on day `on` (pass `rates` from `rate_card` to reuse them)."
-    on = on or date.today()
-    rates = rates if rates is not None else rate_card(book, list(s.model_mix), on)
-    mix = pd.Series(s.model_mix, dtype=float)
-    mix = mix / mix.sum() if mix.sum() else mix
-    r = rates.reindex(mix.index)
-    h, b = s.cache_hit_rate, s.batch_share
-    per_call = lambda p: (s.tokens_in * ((1 - h) * r[f"{p}input"] + h * r[f"{p}cache_read"]) + s.tokens_out * r[f"{p}output"]) / 1e6
-    usd_per_call = (1 - b) * per_call("") + b * per_call("batch_")
-    calls = s.calls * mix
-    cost_usd = (calls * usd_per_call).fillna(0.0)
-    fx = _fx(book, on) if book.currency == "JPY" else 1.0
-    tax = book.tax_rate if book.currency == "JPY" else 0.0
-    by_model = pd.DataFrame(dict(share=mix, calls=calls, usd_per_call=usd_per_call, cost_usd=cost_usd, cost=cost_usd * fx))
-    total = float(cost_usd.sum())
-    return Estimate(s.calls, s.calls * s.tokens_in, s.calls * s.tokens_out, total, total * fx, total * fx * (1 + tax),
-                    book.currency, by_model.rename_axis("model").reset_index(), list(r.index[~r["priced"].fillna(False).astype(bool)]))
-
-# %% ../nbs/30_cost.ipynb #8aa3f54c
-SPREAD = {"low": dict(adoption=0.7, requests_per_user_per_day=0.8, tokens_in=0.8, tokens_out=0.8),
-          "high": dict(adoption=1.3, requests_per_user_per_day=1.3, tokens_in=1.3, tokens_out=1.3)}
-
-def scenario_cases(s: Scenario, spread: dict = SPREAD) -> dict[str, Scenario]:
-    "Low, base and high scenarios: the uncertain inputs of `s` scaled by `spread` (adoption capped at 100 %)."
-    def scaled(f):
-        kw = {k: getattr(s, k) * v for k, v in f.items()}
-        if "adoption" in kw: kw["adoption"] = min(kw["adoption"], 1.0)
-        return replace(s, **kw)
-    return {"low": scaled(spread["low"]), "base": s, "high": scaled(spread["high"])}
-
-# %% ../nbs/30_cost.ipynb #5fde08ac
-def scenario_range(s: Scenario, book: PriceBook, on: date|None = None, spread: dict = SPREAD) -> pd.DataFrame:
-    "Monthly calls, tokens and cost of the low, base and high cases."
-    cases = scenario_cases(s, spread)
-    rates = rate_card(book, list(s.model_mix), on or date.today())
-    rows = []
-    for name, c in cases.items():
-        e = estimate_monthly(c, book, on, rates)
-        rows.append(dict(case=name, calls=e.calls, input_tokens=e.input_tokens, output_tokens=e.output_tokens,
-                         cost_usd=e.cost_usd, cost=e.cost, cost_incl_tax=e.cost_incl_tax))
-    return pd.DataFrame(rows)
-
-# %% ../nbs/30_cost.ipynb #29568381
-def model_quality(priced: pd.DataFrame, min_calls: int = 30) -> pd.DataFrame:
-    "Mean quality score per use case and 'provider/model' over calls with a score (at least `min_calls`)."
-    d = priced[priced["quality_score"].notna()]
-    d = d.assign(model=d["provider_name"].astype(str) + "/" + priced_model(d).astype(str))
-    q = d.groupby(["use_case", "model"], observed=True)["quality_score"].agg(["mean", "size"]).reset_index()
-    return q[q["size"] >= min_calls].rename(columns={"mean": "quality", "size": "scored_calls"}).reset_index(drop=True)
-
-# %% ../nbs/30_cost.ipynb #32981c85
-@dataclass
-class Policy:
-    "A routing policy: a name and a function from the (chat) calls to the 'provider/model' each goes to (None keeps it)."
-    name: str
-    route: object  # f(calls: DataFrame, ctx: dict) -> Series of 'provider/model' or None
-
-# %% ../nbs/30_cost.ipynb #d7d6e83a
-def route_by_use_case(routes: dict) -> Policy:
-    "Send each listed use case to one model."
-    return Policy(f"by use case: {', '.join(f'{k} → {v}' for k, v in routes.items())}",
-                  lambda d, ctx: d["use_case"].map(routes).astype(object).where(d["use_case"].isin(list(routes)), None))
-
-# %% ../nbs/30_cost.ipynb #846964e0
-def route_by_prompt_length(rules: list, default=None) -> Policy:
-    "Send calls with at most `max_input_tokens` to a model: rules = [(max_input_tokens, 'provider/model'), …] ascending."
-    def route(d, ctx):
-        out = pd.Series(default, index=d.index, dtype=object)
-        for limit, model in reversed(sorted(rules)): out[d["input_tokens"].to_numpy() <= limit] = model
-        return out
-    return Policy("by prompt length: " + ", ".join(f"≤{n:,} → {m}" for n, m in sorted(rules)), route)
-
-# %% ../nbs/30_cost.ipynb #62f3427a
-def route_cheapest(min_quality: float, candidates: list|None = None) -> Policy:
-    "Per use case, the model with the lowest replayed cost among those whose logged quality there is ≥ `min_quality`."
-    def route(d, ctx):
-        q, book = ctx["quality"], ctx["book"]
-        out = pd.Series(None, index=d.index, dtype=object)
-        for uc, calls in d.groupby("use_case", observed=True):
-            ok = q[(q.use_case == uc) & (q.quality >= min_quality)].model.tolist()
-            ok = [m for m in ok if candidates is None or m in candidates]
-            if not ok: continue
-            costs = {m: _reprice(calls, m, book)["cost_usd"].sum() for m in ok}
-            out[calls.index] = min(costs, key=costs.get)
-        return out
-    return Policy(f"cheapest with quality ≥ {min_quality:g}", route)
-
-# %% ../nbs/30_cost.ipynb #3dfbabce
-def _reprice(calls: pd.DataFrame, target, book: PriceBook) -> pd.DataFrame:
-    "`calls` priced as if answered by `target` ('provider/model', or a Series of them)."
-    tgt = pd.Series(target, index=calls.index) if isinstance(target, str) else target
-    prov_model = tgt.str.partition("/")
-    moved = calls.assign(provider_name=prov_model[0], request_model=prov_model[2], response_model=prov_model[2])
-    return price_requests(moved, book)
-
-# %% ../nbs/30_cost.ipynb #ba489f6a
-@dataclass
-class RoutingReplay:
-    "What a routing policy would have changed: per use case and in total."
-    policy: str
-    by_use_case: pd.DataFrame  # use_case, calls, routed_calls, cost_before, cost_after, saving, saving_share, quality_before, quality_after, quality_change, unknown_quality_calls
-    totals: dict
-    currency: str
-
-# %% ../nbs/30_cost.ipynb #f90bfec4
-def replay_routing(priced: pd.DataFrame, policy: Policy, book: PriceBook, min_calls: int = 30) -> RoutingReplay:
-    "Re-price the priced logs under `policy` and compare cost and expected quality with what happened."
-    q = model_quality(priced, min_calls)
-    chat = priced[priced["operation_name"].fillna("chat").ne("embeddings") & priced["priced"].astype(bool)]
-    target = policy.route(chat, dict(quality=q, book=book))
-    target = target.where(target.notna(), None)
-    current = chat["provider_name"].astype(str) + "/" + priced_model(chat).astype(str)
-    moved = target.notna() & target.ne(current)
-    col = amount_column(priced)
-    after = chat[col].copy()
-    if moved.any():
-        rp = _reprice(chat[moved], target[moved].astype(str), book)
-        after[moved] = rp[col].to_numpy()
-    qmap = q.set_index(["use_case", "model"])["quality"]
-    look = lambda models: pd.Series(qmap.reindex(list(zip(chat["use_case"], models))).to_numpy(), index=chat.index)
-    q_before, q_after = look(current), look(current.where(~moved, target))
-    d = pd.DataFrame(dict(use_case=chat["use_case"], moved=moved, before=chat[col], after=after,
-                          q_before=q_before, q_after=q_after, unknown=q_before.isna() | q_after.isna()))
-    g = d.groupby("use_case", observed=True)
-    out = g.agg(calls=("moved", "size"), routed_calls=("moved", "sum"), cost_before=("before", "sum"),
-                cost_after=("after", "sum"), quality_before=("q_before", "mean"), quality_after=("q_after", "mean"),
-                unknown_quality_calls=("unknown", "sum")).reset_index()
-    out["saving"] = out["cost_before"] - out["cost_after"]
-    out["saving_share"] = out["saving"] / out["cost_before"].where(out["cost_before"] > 0)
-    out["quality_change"] = out["quality_after"] - out["quality_before"]
-    out = out[["use_case", "calls", "routed_calls", "cost_before", "cost_after", "saving", "saving_share",
-               "quality_before", "quality_after", "quality_change", "unknown_quality_calls"]]
-    tb, ta = float(d["before"].sum()), float(d["after"].sum())
-    totals = dict(calls=len(d), routed_calls=int(moved.sum()), cost_before=tb, cost_after=ta, saving=tb - ta,
-                  saving_share=(tb - ta) / tb if tb else 0.0, quality_before=float(d["q_before"].mean()),
-                  quality_after=float(d["q_after"].mean()))
-    totals["quality_change"] = totals["quality_after"] - totals["quality_before"]
-    return RoutingReplay(policy.name, out, totals, currency_of(priced))
-
-# %% ../nbs/30_cost.ipynb #0826d229
-HOURS_PER_MONTH = 730.0
-
-def selfhost_monthly_cost(p: SelfHosted, hours: float = HOURS_PER_MONTH) -> float:
-    "USD per month of one always-on deployment."
-    return p.gpu_hourly_usd * p.gpus * hours
-
-# %% ../nbs/30_cost.ipynb #4f734ac5
-def selfhost_capacity_mtok(p: SelfHosted, hours: float = HOURS_PER_MONTH) -> float:
-    "Million tokens one deployment serves per month at its utilisation."
-    return p.tokens_per_s * 3600 * hours * p.utilisation / 1e6
-
-# %% ../nbs/30_cost.ipynb #b1bc5e8e
-def breakeven_mtok(p: SelfHosted, api_usd_per_mtok: float, hours: float = HOURS_PER_MONTH) -> float:
-    "Monthly volume (million tokens) above which one deployment is cheaper than the API; NaN when it never is."
-    v = selfhost_monthly_cost(p, hours) / api_usd_per_mtok if api_usd_per_mtok > 0 else math.inf
-    return v if v <= selfhost_capacity_mtok(p, hours) else math.nan
-
-# %% ../nbs/30_cost.ipynb #1453c109
-def blended_api_price(priced: pd.DataFrame) -> float:
-    "USD per million tokens (input + output) actually paid for API calls (self-hosted calls excluded)."
-    api = priced[priced["priced"].astype(bool) & priced["provider_name"].ne("self_hosted")]
-    tokens = float(api["input_tokens"].sum() + api["output_tokens"].sum())
-    return float(api["cost_usd"].sum()) / tokens * 1e6 if tokens else math.nan
-
-# %% ../nbs/30_cost.ipynb #a88bcff0
-def selfhost_vs_api(p: SelfHosted, api_usd_per_mtok: float, volumes_mtok=None, hours: float = HOURS_PER_MONTH) -> pd.DataFrame:
-    "Monthly cost of the API and of self-hosting (whole deployments) for a range of volumes, in USD."
-    cap = selfhost_capacity_mtok(p, hours)
-    if volumes_mtok is None: volumes_mtok = np.unique(np.r_[np.geomspace(max(cap / 100, 1e-3), cap * 4, 60), cap, 2 * cap])
-    v = np.asarray(volumes_mtok, float)
-    deployments = np.maximum(np.ceil(v / cap), 1)
-    out = pd.DataFrame(dict(volume_mtok=v, api_usd=v * api_usd_per_mtok, deployments=deployments,
-                            selfhost_usd=deployments * selfhost_monthly_cost(p, hours)))
-    out["cheaper"] = np.where(out["selfhost_usd"] < out["api_usd"], "self-hosted", "api")
-    return out
-
-# %% ../nbs/30_cost.ipynb #d426e3c7
-@dataclass
-class ROIInputs:
-    "Assumptions for a use case's return on investment (amounts in the reporting currency)."
-    hours_saved_per_task: float  # hours a person saves per task done with AI
-    tasks_per_person_per_month: float  # tasks per active person per month
-    people: float  # people who could use it
-    loaded_hourly_rate: float  # fully loaded cost of an hour of their time
-    adoption: float  # share of the people who use it
-    api_cost_monthly: float  # model spend per month
-    licences_monthly: float = 0.0  # tool licences per month
-    setup_cost: float = 0.0  # one-off build and rollout cost
-    amortisation_months: int = 36  # months the setup cost is spread over
-    success_rate: float = 1.0  # share of tasks that succeed
-
-# %% ../nbs/30_cost.ipynb #b4522ee2
-@dataclass
-class ROIResult:
-    "The ROI figures of one case."
-    benefit_monthly: float
-    cost_monthly: float  # API + licences + amortised setup
-    net_monthly: float
-    payback_months: float  # inf when running costs exceed the benefit
-    net_3y: float  # 36 months of benefit − running costs − setup
-    roi_3y: float  # net_3y ÷ three-year costs
-    tasks_monthly: float
-    cost_per_successful_task: float
-
-# %% ../nbs/30_cost.ipynb #3809c794
-def roi(x: ROIInputs) -> ROIResult:
-    "ROI of one set of assumptions; only successful tasks save time."
-    tasks = x.tasks_per_person_per_month * x.people * x.adoption
-    ok = tasks * x.success_rate
-    benefit = x.hours_saved_per_task * ok * x.loaded_hourly_rate
-    running = x.api_cost_monthly + x.licences_monthly
-    cost = running + x.setup_cost / x.amortisation_months
-    margin = benefit - running
-    payback = x.setup_cost / margin if margin > 0 else math.inf
-    net_3y = 36 * margin - x.setup_cost
-    cost_3y = 36 * running + x.setup_cost
-    return ROIResult(benefit, cost, benefit - cost, payback, net_3y, net_3y / cost_3y if cost_3y else math.inf, tasks,
-                     cost / ok if ok else math.inf)
-
-# %% ../nbs/30_cost.ipynb #1c011db6
-def roi_cases(low: ROIInputs, base: ROIInputs, high: ROIInputs) -> pd.DataFrame:
-    "ROI of the low, base and high cases, one row each."
-    return pd.DataFrame([dict(case=k, **asdict(roi(v))) for k, v in (("low", low), ("base", base), ("high", high))])
-
-# %% ../nbs/30_cost.ipynb #391f9a8e
-ROI_FILE = "pricing/roi.yaml"
-_ROI_UC = dict(people=("positive", True), hours_saved_per_task=("price", False),  # checked on its own below
-               loaded_hourly_rate=("price", False),
-               setup_cost=("price", False), licences_monthly=("price", False), calls_per_task=("positive", False),
-               amortisation_months=("count", False), note=("text", False))
-
-@dataclass(frozen=True)
-class ROIAssumption:
-    "What the logs cannot tell about a use case."
-    use_case: str
-    people: float  # people who could use it
-    hours_saved: dict  # {"low": h, "base": h, "high": h} per task
-    loaded_hourly_rate: float
-    setup_cost: float = 0.0
-    licences_monthly: float = 0.0
-    calls_per_task: float = 1.0
-    amortisation_months: int = 36
-    where: str = ""
-
-# %% ../nbs/30_cost.ipynb #5835add2
-def parse_roi(text: str, fname: str = ROI_FILE) -> list[ROIAssumption]:
-    "ROI assumptions per use case from YAML `text`, validated."
-    data, lines = yaml_with_lines(text, fname)
-    chk, data = _Check(fname, lines), data or {}
-    if not isinstance(data, dict): chk.fail((), "expected a mapping with keys loaded_hourly_rate, amortisation_months, use_cases")
-    for k in data:
-        if k not in ("loaded_hourly_rate", "amortisation_months", "use_cases", "notes"):
-            chk.fail((k,), "unknown key; allowed: loaded_hourly_rate, amortisation_months, use_cases, notes")
-    rate = chk.value(("loaded_hourly_rate",), data["loaded_hourly_rate"], "price") if "loaded_hourly_rate" in data else None
-    amort = chk.value(("amortisation_months",), data["amortisation_months"], "count") if "amortisation_months" in data else 36
-    ucs = data.get("use_cases") or {}
-    if not isinstance(ucs, dict): chk.fail(("use_cases",), "expected a mapping use case → assumptions")
-    out = []
-    for uc, raw in ucs.items():
-        path = ("use_cases", uc)
-        h = raw.get("hours_saved_per_task") if isinstance(raw, dict) else None
-        e = chk.entry(path, {**raw, "hours_saved_per_task": None} if isinstance(raw, dict) else raw, _ROI_UC)
-        if not isinstance(h, dict) or set(h) != {"low", "base", "high"}:
-            chk.fail(path + ("hours_saved_per_task",), "expected {low: h, base: h, high: h}")
-        hs = {k: chk.value(path + ("hours_saved_per_task", k), h[k], "price") for k in ("low", "base", "high")}
-        if not hs["low"] <= hs["base"] <= hs["high"]: chk.fail(path + ("hours_saved_per_task",), "expected low ≤ base ≤ high")
-        r = e.get("loaded_hourly_rate", rate)
-        if r is None: chk.fail(path, "missing loaded_hourly_rate (here or at the top of the file)")
-        out.append(ROIAssumption(str(uc), e["people"], hs, r, e.get("setup_cost", 0.0), e.get("licences_monthly", 0.0),
-                                 e.get("calls_per_task", 1.0), e.get("amortisation_months", amort), f"{fname}:{lines[path]}"))
-    return out
-
-# %% ../nbs/30_cost.ipynb #75bd0041
-def load_roi(workspace) -> list[ROIAssumption]:
-    "The workspace's ROI assumptions (none when `pricing/roi.yaml` is absent)."
-    p = Path(workspace) / ROI_FILE
-    return parse_roi(p.read_text(encoding="utf-8")) if p.exists() else []
-
-# %% ../nbs/30_cost.ipynb #f56b7bc9
-def successful(priced: pd.DataFrame, quality_min: float = 0.7) -> pd.Series:
-    "Calls that succeeded: no error, HTTP status below 400, and a quality score ≥ `quality_min` where one exists."
-    err = priced["error_type"].notna() & priced["error_type"].astype(str).ne("") if "error_type" in priced else False
-    bad_status = priced["status_code"].fillna(200) >= 400 if "status_code" in priced else False
-    low_q = priced["quality_score"].notna() & (priced["quality_score"] < quality_min) if "quality_score" in priced else False
-    return ~(err | bad_status | low_q)
-
-# %% ../nbs/30_cost.ipynb #33eacd1c
-def usage_by_use_case(priced: pd.DataFrame, quality_min: float = 0.7) -> pd.DataFrame:
-    "Per use case: calls, successful calls, active users, spend (tax included) and cost per successful call."
-    d = priced.assign(_ok=successful(priced, quality_min))
-    g = d.groupby("use_case", observed=True)
-    out = g.agg(calls=("request_id", "size"), successful_calls=("_ok", "sum"), active_users=("user_id_hash", "nunique"),
-                spend=(spend_column(priced), "sum")).reset_index()
-    out["success_rate"] = out["successful_calls"] / out["calls"]
-    out["cost_per_successful_call"] = out["spend"] / out["successful_calls"].where(out["successful_calls"] > 0)
-    return out
-
-# %% ../nbs/30_cost.ipynb #c5a489fb
-def roi_by_use_case(priced_month: pd.DataFrame, assumptions: list[ROIAssumption], quality_min: float = 0.7) -> pd.DataFrame:
-    "Low / base / high ROI per use case: assumptions from roi.yaml, spend, adoption, tasks and success from a month of logs."
-    use = usage_by_use_case(priced_month, quality_min).set_index("use_case")
-    rows = []
-    for a in assumptions:
-        u = use.loc[a.use_case] if a.use_case in use.index else None
-        active = float(u.active_users) if u is not None else 0.0
-        tasks = float(u.calls) / a.calls_per_task if u is not None else 0.0
-        for case in ("low", "base", "high"):
-            adoption = min(active / a.people, 1.0)  # customers of a chatbot can outnumber the staff: cap at 100 %
-            x = ROIInputs(a.hours_saved[case], tasks / (a.people * adoption) if adoption else 0.0, a.people, a.loaded_hourly_rate,
-                          adoption, float(u.spend) if u is not None else 0.0, a.licences_monthly,
-                          a.setup_cost, a.amortisation_months, float(u.success_rate) if u is not None else 0.0)
-            rows.append(dict(use_case=a.use_case, case=case, people=a.people, active_users=active, adoption=x.adoption,
-                             tasks_per_person=x.tasks_per_person_per_month, success_rate=x.success_rate,
-                             hours_saved_per_task=x.hours_saved_per_task, api_cost_monthly=x.api_cost_monthly,
-                             **asdict(roi(x))))
-    return pd.DataFrame(rows)
-
-# %% ../nbs/30_cost.ipynb #39bc5aed
-def scenario_from_logs(priced_month: pd.DataFrame, use_case: str|None = None, people: float|None = None) -> Scenario:
-    "A `Scenario` measured from a month of (chat) calls, for one use case or all; `people` sets users (adoption = active ÷ people)."
-    d = priced_month if use_case is None else priced_month[priced_month["use_case"] == use_case]
-    d = d[d["operation_name"].fillna("chat").ne("embeddings")] if "operation_name" in d else d
-    days = d["ts_start"].dt.tz_convert("UTC").dt.normalize()
-    working = max(int((days.dt.day_of_week < 5).groupby(days).any().sum()) if len(d) else 0, 1)
-    active = max(int(d["user_id_hash"].nunique()), 1) if "user_id_hash" in d else 1
-    calls, inp = len(d), float(d["input_tokens"].sum())
-    mix = (d["provider_name"].astype(str) + "/" + priced_model(d).astype(str)).value_counts(normalize=True)
-    users = people if people else active
-    adoption = min(active / users, 1.0)
-    return Scenario(users=int(round(users)), adoption=adoption, requests_per_user_per_day=calls / (users * adoption) / working,
-                    working_days=21.0, tokens_in=inp / calls if calls else 0.0,
-                    tokens_out=float(d["output_tokens"].sum()) / calls if calls else 0.0,
-                    cache_hit_rate=float(d["cache_read_input_tokens"].fillna(0).sum()) / inp if inp else 0.0,
-                    batch_share=float(d["is_batch"].fillna(False).astype(bool).mean()) if "is_batch" in d and calls else 0.0,
-                    model_mix={k: float(v) for k, v in mix.round(4).items() if v > 0})
-
 # %% ../nbs/30_cost.ipynb #2c060310
 def cost_drivers(priced: pd.DataFrame, period: str, n: int = 10, by=("use_case", "model", "department")) -> pd.DataFrame:
     "The `n` largest spenders of month `period` by `by`, with the previous month's spend and the change."
@@ -750,155 +234,6 @@ def cost_drivers(priced: pd.DataFrame, period: str, n: int = 10, by=("use_case",
     t_["change"] = t_["spend"] - t_["previous"]
     t_["share"] = t_["spend"] / t_["spend"].sum() if t_["spend"].sum() else 0.0
     return t_.sort_values("spend", ascending=False).head(n).reset_index().rename_axis(columns=None)
-
-# %% ../nbs/30_cost.ipynb #c91b0127
-def check_period(period: str|None) -> str|None:
-    "'YYYY-MM', or None for '' / None; anything else raises ValueError."
-    import re
-    if not period: return None
-    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(period)): return str(period)
-    raise ValueError(f"period {period!r} is not a month; expected YYYY-MM, e.g. 2026-10")
-
-# %% ../nbs/30_cost.ipynb #ce83f14e
-def _latest_month(priced: pd.DataFrame) -> str:
-    return priced["ts_start"].max().strftime("%Y-%m")
-
-# %% ../nbs/30_cost.ipynb #e01387a1
-@dataclass
-class CostReportData:
-    "Everything the monthly cost report shows."
-    settings: object  # llmops_nb.config.Settings
-    book: PriceBook
-    period: str  # the month YYYY-MM
-    currency: str
-    month: pd.DataFrame  # the month's priced calls
-    totals: dict  # calls, priced/unpriced calls, cost, tax, total, budget
-    by: dict  # chargeback tables: department, team, project, user, model, use_case
-    budgets: pd.DataFrame  # budget status of the month
-    alerts: pd.DataFrame  # budget alerts of the month
-    forecast: pd.DataFrame  # month-end projection and the next three months
-    daily: pd.DataFrame  # daily spend of the month by department
-    anomalies: pd.DataFrame  # anomalous days of the month
-    unpriced: pd.DataFrame  # unpriced calls of the month
-    drivers: pd.DataFrame  # top cost drivers vs the previous month
-    prices: pd.DataFrame  # the dated price rows used in the month
-    monthly: pd.DataFrame  # spend (incl. tax) of every month up to this one
-    focus_csv: Path|None = None  # the FOCUS export, when written
-
-# %% ../nbs/30_cost.ipynb #f84f170b
-def cost_report_data(workspace, period: str = "", locale: str = "", out_dir="") -> CostReportData:
-    "Load, price and analyse a workspace's logs for the monthly cost report (FOCUS CSV written to `out_dir`)."
-    from llmops_nb.config import load_settings
-    from llmops_nb.pricing import load_price_book, load_priced, cost_totals, unpriced_calls, price_table
-    settings = load_settings(workspace, **({"locale": locale} if locale else {}))
-    book = load_price_book(workspace, settings=settings)
-    allp = load_priced(workspace, book=book)
-    if allp.empty: raise ValueError(f"no requests in the store of {workspace}")
-    period = check_period(period) or _latest_month(allp)
-    end = pd.Period(period, "M").end_time.tz_localize("UTC")
-    hist = allp[allp["ts_start"] <= end]
-    month = hist[hist["ts_start"].dt.strftime("%Y-%m") == period]
-    if month.empty: raise ValueError(f"no requests in {period} in the store of {workspace}")
-    budgets = load_budgets(workspace, settings)
-    status = budget_status(hist, budgets)
-    status = status[status["month"] == period].reset_index(drop=True)
-    tot = cost_totals(month)
-    amt, spend = amount_column(month), spend_column(month)
-    tot.update(cost=float(month[amt].sum()), total=float(month[spend].sum()), budget=settings.monthly_budget)
-    tot["tax"] = tot["total"] - tot["cost"]
-    an = spend_anomalies(hist)
-    an = an[an["date"].dt.strftime("%Y-%m") == period].reset_index(drop=True)
-    an_all = spend_anomalies(hist, by=None)
-    an = pd.concat([an, an_all[an_all["date"].dt.strftime("%Y-%m") == period].rename(columns={"scope": "department"})
-                    .assign(department="(all)")], ignore_index=True)
-    keys = month.assign(model=priced_model(month), tier=month["pricing_tier"].astype(str).str.split(" ").str[0])[
-        ["provider_name", "model", "tier"]].drop_duplicates()
-    pt = price_table(book, keys)
-    lo, hi = pd.Period(period, "M").start_time, pd.Period(period, "M").end_time
-    pt = pt[(pt["valid_from"].isna() | (pt["valid_from"] <= hi)) & (pt["valid_to"].isna() | (pt["valid_to"] >= lo.normalize()))]
-    focus = export_focus_csv(month, Path(out_dir) / f"focus_{period}.csv", settings.name) if out_dir else None
-    from llmops_nb.monitor import display_names
-    dept_names = dict(zip(status["name"], display_names(list(status["name"]), "department", settings.locale)))
-    return CostReportData(settings, book, period, currency_of(month), month, tot,
-                          {lvl: chargeback(month, lvl) for lvl in ("department", "team", "project", "user", "model", "use_case")},
-                          status, budget_alerts(status, settings.locale, currency_of(month), dept_names),
-                          forecast_spend(hist), daily_spend(month, "department"), an, unpriced_calls(month),
-                          cost_drivers(hist, period), pt.drop(columns=["key", "day_from", "day_to"]).reset_index(drop=True),
-                          monthly_spend(hist), focus)
-
-# %% ../nbs/30_cost.ipynb #ef1752b1
-def monthly_spend(priced: pd.DataFrame) -> pd.DataFrame:
-    "Spend (the budget column: tax included in yen) per calendar month."
-    m = priced["ts_start"].dt.strftime("%Y-%m")
-    return priced[spend_column(priced)].groupby(m).sum().rename_axis("month").reset_index(name="spend")
-
-# %% ../nbs/30_cost.ipynb #a66a6b34
-@dataclass
-class ROIReportData:
-    "Everything the leadership ROI report shows."
-    settings: object
-    period: str
-    currency: str
-    roi: pd.DataFrame  # ROI per use case and case
-    usage: pd.DataFrame  # per use case: calls, success rate, spend, cost per successful call
-    scenarios: pd.DataFrame  # per use case: low / base / high monthly cost of the measured scenario
-    api_usd_per_mtok: float  # blended API price actually paid
-    selfhost: list  # per self-hosted profile: dict(profile, monthly_usd, capacity_mtok, cost_per_mtok, breakeven_mtok, used_mtok)
-    selfhost_curve: pd.DataFrame  # cost vs volume for the first profile
-    routing: list  # RoutingReplay results
-    fx_rate: float
-    unpriced: pd.DataFrame = field(default_factory=pd.DataFrame)  # the month's unpriced calls (not in any figure above)
-
-# %% ../nbs/30_cost.ipynb #347903aa
-def roi_report_data(workspace, period: str = "", locale: str = "") -> ROIReportData:
-    "Load, price and analyse a workspace's logs for the ROI report."
-    from llmops_nb.config import load_settings
-    from llmops_nb.pricing import load_price_book, load_priced
-    settings = load_settings(workspace, **({"locale": locale} if locale else {}))
-    book = load_price_book(workspace, settings=settings)
-    allp = load_priced(workspace, book=book)
-    if allp.empty: raise ValueError(f"no requests in the store of {workspace}")
-    period = check_period(period) or _latest_month(allp)
-    month = allp[allp["ts_start"].dt.strftime("%Y-%m") == period]
-    if month.empty: raise ValueError(f"no requests in {period} in the store of {workspace}")
-    assumptions = load_roi(workspace)
-    day = pd.Period(period, "M").end_time.date()
-    sc_rows = []
-    for a in assumptions:
-        s = scenario_from_logs(month, a.use_case, a.people)
-        if not s.model_mix: continue
-        sc_rows.append(scenario_range(s, book, day).assign(use_case=a.use_case))
-    scen = pd.concat(sc_rows, ignore_index=True) if sc_rows else pd.DataFrame()
-    api = blended_api_price(month)
-    used = month[month["provider_name"].eq("self_hosted")]
-    used_mtok = float(used["input_tokens"].sum() + used["output_tokens"].sum()) / 1e6
-    hosted = [dict(profile=p, monthly_usd=selfhost_monthly_cost(p), capacity_mtok=selfhost_capacity_mtok(p),
-                   cost_per_mtok=p.cost_per_mtok, breakeven_mtok=breakeven_mtok(p, api), used_mtok=used_mtok,
-                   implied_utilisation=used_mtok / (selfhost_capacity_mtok(p) / p.utilisation))
-              for p in book.self_hosted]
-    curve = pd.DataFrame()
-    if book.self_hosted:  # volumes from below today's use to four deployments' worth
-        cap = selfhost_capacity_mtok(book.self_hosted[0])
-        lo = min(used_mtok / 2 if used_mtok > 0 else cap / 100, cap / 100)
-        curve = selfhost_vs_api(book.self_hosted[0], api, np.unique(np.r_[np.geomspace(lo, cap * 4, 80), cap, 2 * cap, 3 * cap]))
-    q = model_quality(month)
-    cands = sorted(set(q.model))
-    routing = [replay_routing(month, route_cheapest(settings.kpi_quality_min), book)]
-    cheap = _cheapest_chat_model(month, book, q)
-    if cheap: routing.append(replay_routing(month, route_by_prompt_length([(1_000, cheap)]), book))
-    from llmops_nb.pricing import unpriced_calls
-    return ROIReportData(settings, period, currency_of(month), roi_by_use_case(month, assumptions, settings.quality_min),
-                         usage_by_use_case(month, settings.quality_min), scen, api, hosted, curve, routing,
-                         _fx(book, day) if book.currency == "JPY" else 1.0, unpriced_calls(month))
-
-# %% ../nbs/30_cost.ipynb #7b39aa28
-def _cheapest_chat_model(priced: pd.DataFrame, book: PriceBook, quality: pd.DataFrame) -> str|None:
-    "The API chat model (with measured quality) whose price for a typical call is lowest."
-    models = [m for m in sorted(set(quality.model)) if not m.startswith("self_hosted/")]
-    if not models: return None
-    rc = rate_card(book, models, priced["ts_start"].max().date())
-    per_call = (rc["input"] * 1000 + rc["output"] * 300).dropna()
-    return per_call.idxmin() if len(per_call) else None
 
 # %% ../nbs/30_cost.ipynb #91f518ac
 def report_headers(locale: str = "ja") -> dict:
@@ -933,163 +268,6 @@ def report_formats(currency: str = "JPY") -> dict:
             "quality_change": lambda x: "—" if x != x else ("±0.000" if abs(x) < 5e-4 else f"{x:+.3f}"),
             "hours_saved_per_task": lambda x: fmt_num(x, 2),
             **{c: small for c in ("cost_per_successful_task", "cost_per_successful_call")}}
-
-# %% ../nbs/30_cost.ipynb #30900f41
-DEMO_PRICE_BOOK = """\
-# 株式会社ミライ商事 — the organisation's own prices (USD per 1M tokens).
-# Public list prices come from the genai-prices catalogue; only what the catalogue cannot know is here.
-contracts:
-  - name: Anthropic enterprise agreement EA-2026-031
-    provider: anthropic
-    discount: 0.10
-    valid_from: 2026-09-01
-    note: 10 % off list prices from September
-overrides:
-  - model: gpt-4o-mini*
-    provider: openai
-    valid_from: 2026-09-16
-    input_mtok: 0.12
-    cache_read_mtok: 0.06
-    output_mtok: 0.48
-    note: scale-tier volume price ordered on 2026-09-15 (a price change in mid-month)
-self_hosted:
-  - model: elyza-llama-3-jp-8b
-    gpu: NVIDIA L4 24GB
-    gpu_hourly_usd: 0.85
-    gpus: 2
-    tokens_per_s: 1200
-    utilisation: 0.35
-    note: vLLM on two cloud L4 GPUs, always on
-batch_discounts:              # batch APIs bill half price; the catalogue lists these batch prices only from 2026-10-14
-  openai: 0.5
-  anthropic: 0.5
-  gcp.gemini: 0.5
-fx_rates:                     # yen per US dollar, month-start rates of the treasury department
-  - {date: 2026-08-01, usd_jpy: 147.2}
-  - {date: 2026-09-01, usd_jpy: 148.9}
-  - {date: 2026-10-01, usd_jpy: 150.0}
-"""
-
-DEMO_ROI = """\
-# What the logs cannot tell: who could use each use case, and what a task saves (hours, low / base / high).
-loaded_hourly_rate: 6500      # yen per hour, salary and overheads
-amortisation_months: 36
-use_cases:
-  contract_review:  {people: 35,  hours_saved_per_task: {low: 0.3,  base: 0.75, high: 1.5},  setup_cost: 4000000}
-  email_generation: {people: 110, hours_saved_per_task: {low: 0.05, base: 0.15, high: 0.25}, setup_cost: 1500000}
-  support_chatbot:  {people: 55,  hours_saved_per_task: {low: 0.03, base: 0.08, high: 0.15}, setup_cost: 6000000, calls_per_task: 2}
-  knowledge_search: {people: 345, hours_saved_per_task: {low: 0.05, base: 0.12, high: 0.25}, setup_cost: 8000000}
-  code_assistant:   {people: 100, hours_saved_per_task: {low: 0.1,  base: 0.3,  high: 0.5},  setup_cost: 1000000, licences_monthly: 200000}
-"""
-
-_DEMO_COLUMNS = {"ts_start": "VARCHAR", "request_id": "VARCHAR", "provider_name": "VARCHAR", "request_model": "VARCHAR",
-                 "response_model": "VARCHAR", "service_tier": "VARCHAR", "is_batch": "BOOLEAN", "input_tokens": "BIGINT",
-                 "cache_read_input_tokens": "BIGINT", "cache_creation_input_tokens": "BIGINT", "output_tokens": "BIGINT",
-                 "reasoning_output_tokens": "BIGINT", "department": "VARCHAR"}
-
-def _workspace_calls(workspace: Path) -> pd.DataFrame:
-    "The workspace's calls (the columns pricing needs, plus department): from its store, else from raw JSONL."
-    from llmops_nb.config import load_settings
-    from llmops_nb.schema import conform
-    store = load_settings(workspace).path("store") / "requests"
-    if store.exists() and any(store.rglob("*.parquet")):
-        from llmops_nb.logs import load_requests
-        return load_requests(workspace, columns=list(_DEMO_COLUMNS))
-    import duckdb
-    raw = load_settings(workspace).path("raw")
-    cols = "{" + ", ".join(f"{k}: '{v}'" for k, v in _DEMO_COLUMNS.items()) + "}"
-    df = duckdb.connect().execute(f"SELECT * FROM read_json('{raw}/*.jsonl', format='newline_delimited', "
-                                  f"ignore_errors=true, columns={cols})").df()
-    df = df[df["ts_start"].notna() & df["request_id"].notna() & (df["input_tokens"] >= 0) & (df["output_tokens"] >= 0)]
-    return conform(df, allow_extra=True)
-
-# %% ../nbs/30_cost.ipynb #54040558
-def _nice(x: float) -> float:
-    "`x` rounded up to three significant figures."
-    if x <= 0: return 0.0
-    step = 10 ** (math.floor(math.log10(x)) - 2)
-    return math.ceil(x / step) * step
-
-# %% ../nbs/30_cost.ipynb #1104be28
-def demo_budgets(priced: pd.DataFrame, planted: str = "legal", headroom: float = 1.4) -> dict[str, float]:
-    "Department budgets: the busiest month × `headroom`, except `planted`, placed between its two busiest months."
-    m = priced.assign(month=priced["ts_start"].dt.strftime("%Y-%m")).pivot_table(
-        index="department", columns="month", values=spend_column(priced), aggfunc="sum", fill_value=0.0, observed=True)
-    out = {}
-    for dept, row in m.iterrows():
-        top = sorted(row.to_numpy(), reverse=True)
-        if dept == planted and len(top) > 1 and top[0] > top[1]:
-            b = _nice((top[0] + top[1]) / 2)
-            out[dept] = b if top[1] < b < top[0] else round((top[0] + top[1]) / 2)
-        else: out[dept] = _nice(top[0] * headroom)
-    return out
-
-# %% ../nbs/30_cost.ipynb #643e8949
-def write_demo_cost(workspace: Path, seed: int = 42) -> list[Path]:
-    "Write the demo's price book, department budgets (one planted overrun) and ROI assumptions into `workspace`."
-    from llmops_nb.pricing import PRICE_BOOK_FILE, load_price_book
-    ws = Path(workspace)
-    (ws / "pricing").mkdir(parents=True, exist_ok=True)
-    (ws / PRICE_BOOK_FILE).write_text(DEMO_PRICE_BOOK, encoding="utf-8")
-    (ws / ROI_FILE).write_text(DEMO_ROI, encoding="utf-8")
-    priced = price_requests(_workspace_calls(ws), load_price_book(ws))
-    lines = ["# Monthly AI budgets per department, in yen, consumption tax included.",
-             "# The organisation's total is monthly_budget in settings.ini.", "departments:"]
-    for dept, b in demo_budgets(priced).items():
-        lines.append(f"  - {{department: {dept}, monthly: {b:.0f}}}" + ("   # the planted overrun" if dept == "legal" else ""))
-    (ws / BUDGETS_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return [ws / PRICE_BOOK_FILE, ws / BUDGETS_FILE, ws / ROI_FILE]
-
-# %% ../nbs/30_cost.ipynb #9c36e286
-def cli_cost(argv: list[str]) -> int:
-    "`llmops-nb cost`: budget status, alerts and the FOCUS chargeback export for a month."
-    import argparse, sys
-    from llmops_nb.config import load_settings
-    from llmops_nb.pricing import load_priced, load_price_book
-    ap = argparse.ArgumentParser(prog="llmops-nb cost", description="Budgets, alerts and chargeback for a month.")
-    ap.add_argument("--workspace", "-w", default=".", help="workspace folder")
-    ap.add_argument("--period", "-p", default="", help="month YYYY-MM (default: the latest month with data)")
-    ap.add_argument("--locale", choices=("ja", "en"), default=None, help="language of the messages")
-    ap.add_argument("--focus", metavar="FILE.csv", help="write the month's FOCUS chargeback CSV here")
-    ap.add_argument("--fail-on", choices=("forecast_over", "alert", "over"), default=None,
-                    help="exit 1 when an alert of this severity or worse is raised")
-    a = ap.parse_args(argv)
-    try:
-        settings = load_settings(a.workspace, **({"locale": a.locale} if a.locale else {}))
-        book, budgets = load_price_book(a.workspace, settings=settings), load_budgets(a.workspace, settings)
-        period = check_period(a.period)
-    except (PriceBookError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr); return 2
-    priced = load_priced(a.workspace, book=book)
-    if priced.empty: print("error: no requests in the store; run `llmops-nb ingest` first", file=sys.stderr); return 2
-    period = period or _latest_month(priced)
-    status = budget_status(priced[priced["ts_start"] <= pd.Period(period, "M").end_time.tz_localize("UTC")], budgets)
-    status = status[status["month"] == period]
-    F = report_formats(currency_of(priced))
-    for r in status.itertuples():
-        print(f"{r.name:<28} {F['spent'](r.spent):>14} / {F['budget'](r.budget):>14}  {F['share'](r.share):>7}  "
-              f"forecast {F['forecast'](r.forecast):>14}  {r.status}")
-    alerts = budget_alerts(status, settings.locale, currency_of(priced))
-    for m in alerts["message"]: print(f"ALERT {m}")
-    if a.focus:
-        month = priced[priced["ts_start"].dt.strftime("%Y-%m") == period]
-        print(f"FOCUS export: {export_focus_csv(month, a.focus, settings.name)}")
-    worst = max((STATUSES.index(s) for s in status["status"]), default=0)
-    return 1 if a.fail_on and worst >= STATUSES.index(a.fail_on) else 0
-
-# %% ../nbs/30_cost.ipynb #c79fb032
-def price_rows(prices: pd.DataFrame) -> pd.DataFrame:
-    "A compact view of flat price-table rows: model, tier (with long-context band and time of day), validity, rates, source."
-    hhmm = lambda s_: f"{s_ // 3600:02d}:{s_ % 3600 // 60:02d}"
-    day = lambda d: "" if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d")
-    tier = [f"{tr}{f' >{a / 1000:g}k' if a else ''}{'' if (f, to) == (0, 86400) else f' {hhmm(f)}–{hhmm(to)} UTC'}"
-            for tr, a, f, to in zip(prices["tier"], prices["above_input_tokens"], prices["tod_from"], prices["tod_to"])]
-    return pd.DataFrame(dict(model=prices["provider_name"].astype(str) + "/" + prices["model"].astype(str), tier=tier,
-                             valid=[f"{day(a)} – {day(b)}".strip() if (day(a) or day(b)) else "—"
-                                    for a, b in zip(prices["valid_from"], prices["valid_to"])],
-                             input_mtok=prices["input_mtok"], cache_read_mtok=prices["cache_read_mtok"],
-                             cache_write_mtok=prices["cache_write_mtok"], output_mtok=prices["output_mtok"],
-                             price_source=prices["price_source"]))
 
 # %% ../nbs/30_cost.ipynb #cd6a426c
 def input_files(workspace) -> list[Path]:

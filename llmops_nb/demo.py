@@ -910,7 +910,7 @@ DEMO_PARTS: list = [  # the other modules' demo files, run in this order after t
     "llmops_nb.maturity:write_demo_assessments",
     "llmops_nb.cost:write_demo_cost",
     "llmops_nb.monitor:write_demo_monitor",  # a classic ML feature table whose October drifts
-    "llmops_nb.governance:write_demo_governance",  # last: it reads the prompts, evals and assessments above
+    "llmops_nb.demo_governance:write_demo_governance",  # last: it reads the prompts, evals and assessments above
 ]
 
 def _demo_part(part) -> Callable:

@@ -12,10 +12,12 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from .patterns import CANDIDATE_PATTERNS, RAW_USER_ID
+from .schema import error_rule, unavailable_rule
+
 # %% auto #0
-__all__ = ['RAW_USER_ID', 'CANDIDATE_PATTERNS', 'duckdb_backend', 'local_spark', 'spark_backend', 'from_pandas', 'requests',
-           'derive', 'pricing_keys', 'price_rows', 'fx_rate', 'price', 'spend', 'kpis', 'control_metrics', 'candidates',
-           'collect']
+__all__ = ['duckdb_backend', 'local_spark', 'spark_backend', 'from_pandas', 'requests', 'derive', 'pricing_keys', 'price_rows',
+           'fx_rate', 'price', 'spend', 'kpis', 'control_metrics', 'candidates', 'collect']
 
 # %% ../nbs/15_engine.ipynb #035e0e92
 def duckdb_backend(path: str = ":memory:"):
@@ -92,8 +94,7 @@ def derive(t: ir.Table) -> ir.Table:
         month=y.cast("string") + "-" + ibis.ifelse(m < 10, "0", "") + m.cast("string"),
         model=model, provider_key=t.provider_name.cast("string").fill_null(""),
         tier=ibis.ifelse(batch, "batch", ibis.ifelse(tier.isin(["batch", "flex", "priority"]), tier, "standard")),
-        is_error=(err != "") | (status >= 400),
-        is_unavailable=(status >= 500) | status.isin([408, 429]) | (t.status_code.isnull() & (err != "")))
+        is_error=error_rule(err, status), is_unavailable=unavailable_rule(err, status, t.status_code.isnull()))
 
 # %% ../nbs/15_engine.ipynb #3f91e102
 def pricing_keys(t: ir.Table) -> pd.DataFrame:
@@ -197,8 +198,6 @@ def kpis(t: ir.Table,  # RequestLog table (priced or not)
     return e.order_by(list(g)) if g else e
 
 # %% ../nbs/15_engine.ipynb #24de7e0f
-RAW_USER_ID = r"@|\s|^\+?\d[\d\- ]{7,14}$"  # as governance: an e-mail, a phone number or text with spaces is not a pseudonym
-
 def control_metrics(t: ir.Table,  # RequestLog table
                     by=("month",),  # grouping ('month' and/or dimensions)
                    ) -> ir.Table:
@@ -226,17 +225,6 @@ def control_metrics(t: ir.Table,  # RequestLog table
     return long.mutate(value=ibis.ifelse(long.sample_size > 0, long.hits / long.sample_size, ibis.null("float64"))).order_by([*g, "metric"])
 
 # %% ../nbs/15_engine.ipynb #b440e2e0
-CANDIDATE_PATTERNS = {
-    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+",
-    "phone": r"(\+?\d[\d\- ()]{8,}\d)|([0-9０-９]{2,4}[-ー－][0-9０-９]{2,4}[-ー－][0-9０-９]{3,4})",
-    "card_or_id": r"\d[\d -]{10,22}\d",
-    "ip_address": r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}",
-    "secret": r"(?i)(sk-[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|ghp_[A-Za-z0-9]{30,}|eyJ[A-Za-z0-9_-]{8,}\.|-----BEGIN)",
-    "injection": (r"(?i)(ignore|disregard|forget|override)\W+(all\W+|any\W+|the\W+|your\W+)*(previous|prior|above|earlier|system)"
-                  r"|system prompt|developer mode|jailbreak|\bDAN\b|do anything now|pretend (you are|to be)|act as"
-                  r"|指示[^。]{0,10}(無視|忘れ)|無視して|システムプロンプト|制限(を(解除|無視)|のない)|開発者モード|!\[[^\]]*\]\(https?://"),
-}
-
 def candidates(t: ir.Table,  # RequestLog table
                columns=("input_text", "output_text"),  # text columns to match
                patterns: dict|None = None,  # kind → regex (RE2 and Java compatible); default CANDIDATE_PATTERNS

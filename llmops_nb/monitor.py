@@ -4,159 +4,55 @@
 
 # %% ../nbs/32_monitor.ipynb #e6a73dd5
 from __future__ import annotations
-import re
-from dataclasses import dataclass, asdict
-from pathlib import Path
-import duckdb
-import numpy as np
+
 import pandas as pd
-from .i18n import register_labels, t
+
+from .i18n import t
 
 # %% auto #0
-__all__ = ['DIMENSIONS', 'KPIS', 'KPI_LABELS', 'KPI_CHECKS', 'ALERT_METRICS', 'SEVERITIES', 'ALERTS_FILE', 'ALERT_COLUMNS',
-           'CALL_COLUMNS', 'PSI_WATCH', 'PSI_DRIFT', 'KS_ALPHA', 'KS_MIN_D', 'DRIFT_COLUMNS', 'INCIDENT_KINDS',
-           'INCIDENT_COLUMNS', 'FEATURES_DIR', 'INCIDENT_VIEW', 'KPI_GROUP_COLUMNS', 'SAFETY_COLUMNS', 'check_period',
-           'run_sql', 'OpsSummary', 'ops_summary', 'daily_activity', 'breakdown', 'register_names', 'label_or_code',
-           'display_names', 'table_formats', 'table_headers', 'meets', 'kpi_table', 'kpi_by', 'data_quality',
-           'quarantine_rows', 'ingest_files', 'fmt_kpi', 'headline', 'kpi_verdict', 'coverage', 'target_label',
-           'kpi_display', 'kpi_headers', 'quality_tiles', 'reason_headers', 'kpis', 'error_types', 'kpi_checks',
-           'AlertRule', 'check_rule', 'default_rules', 'AlertRuleError', 'parse_alert_rules', 'load_alert_rules',
-           'Alerts', 'evaluate_alerts', 'psi_bins', 'psi', 'ks', 'drift_status', 'feature_drift', 'split_windows',
-           'llm_signals', 'llm_shifts', 'unapproved_calls', 'incidents', 'incident_summary', 'AuditData',
-           'latest_period', 'load_feature_tables', 'audit_data', 'demo_feature_table', 'write_demo_monitor',
+__all__ = ['INCIDENT_VIEW', 'KPI_GROUP_COLUMNS', 'SAFETY_COLUMNS', 'table_formats', 'table_headers', 'fmt_kpi', 'headline',
+           'kpi_verdict', 'coverage', 'target_label', 'kpi_display', 'kpi_headers', 'quality_tiles', 'reason_headers',
            'metric_value', 'rule_condition', 'window_text', 'alert_rule_table', 'alert_table', 'alert_headers',
            'incident_table', 'incident_headers', 'incident_summary_table', 'llm_drift_table', 'feature_drift_table',
            'drift_headers', 'kpi_group_table', 'kpi_group_formats', 'kpi_group_headers', 'signoff_table',
-           'signoff_headers', 'audit_verdict', 'safety_overview', 'dashboard_options', 'load_window', 'dashboard_view']
+           'signoff_headers', 'audit_verdict', 'safety_overview', 'dashboard_options', 'load_window', 'dashboard_view',
+           'DIMENSIONS', 'KPIS', 'KPI_LABELS', 'KPI_CHECKS', 'ALERT_METRICS', 'SEVERITIES', 'ALERTS_FILE',
+           'ALERT_COLUMNS', 'CALL_COLUMNS', 'PSI_WATCH', 'PSI_DRIFT', 'KS_ALPHA', 'KS_MIN_D', 'DRIFT_COLUMNS',
+           'INCIDENT_KINDS', 'INCIDENT_COLUMNS', 'FEATURES_DIR', 'check_period', 'run_sql', 'OpsSummary', 'ops_summary',
+           'daily_activity', 'breakdown', 'register_names', 'label_or_code', 'display_names', 'meets', 'kpi_table',
+           'kpi_by', 'data_quality', 'quarantine_rows', 'ingest_files', 'kpis', 'error_types', 'kpi_checks',
+           'AlertRule', 'check_rule', 'default_rules', 'AlertRuleError', 'parse_alert_rules', 'load_alert_rules',
+           'Alerts', 'evaluate_alerts', 'psi_bins', 'psi', 'ks', 'drift_status', 'feature_drift', 'split_windows',
+           'llm_signals', 'llm_shifts', 'unapproved_calls', 'incidents', 'incident_summary', 'AuditData',
+           'latest_period', 'load_feature_tables', 'audit_data', 'demo_feature_table', 'write_demo_monitor']
 
-# %% ../nbs/32_monitor.ipynb #70a4234a
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# %% ../nbs/32_monitor.ipynb #0f35c4bc
+# the family: every name that monitor has always given, re-exported (one line per group, so isort is off)
+# isort: off
+from .ops import check_period, run_sql, OpsSummary, ops_summary, daily_activity, DIMENSIONS, breakdown, KPIS, KPI_LABELS, meets
+from .ops import kpi_table, kpi_by, kpis, error_types, KPI_CHECKS, kpi_checks, data_quality, quarantine_rows, ingest_files
+from .i18n import register_names, label_or_code, display_names
+from .monitor_alerts import AlertRule, ALERT_METRICS, SEVERITIES, check_rule, default_rules, ALERTS_FILE, AlertRuleError
+from .monitor_alerts import parse_alert_rules, load_alert_rules, Alerts, ALERT_COLUMNS, CALL_COLUMNS, evaluate_alerts
+from .monitor_alerts import _WINDOW  # the window syntax, for `_win_text`
+from .monitor_audit import PSI_WATCH, PSI_DRIFT, KS_ALPHA, KS_MIN_D, psi_bins, psi, ks, drift_status, DRIFT_COLUMNS, feature_drift
+from .monitor_audit import split_windows, llm_signals, llm_shifts, INCIDENT_KINDS, INCIDENT_COLUMNS, unapproved_calls, incidents
+from .monitor_audit import incident_summary, FEATURES_DIR, AuditData, latest_period, load_feature_tables, audit_data
+from .monitor_audit import demo_feature_table, write_demo_monitor
+# isort: on
 
-def check_period(period: str|None) -> str|None:
-    "Return `period` ('YYYY-MM', or None/'' for all data), or raise ValueError."
-    if not period: return None
-    if not _PERIOD.match(str(period)): raise ValueError(f"period {period!r} is not a month; expected YYYY-MM, e.g. 2026-10")
-    return str(period)
-
-# %% ../nbs/32_monitor.ipynb #56b0138b
-_DERIVED = """
-WITH r AS (
-  SELECT *,
-    CAST(timezone('UTC', ts_start) AS DATE) AS day,
-    (coalesce(error_type, '') <> '' OR coalesce(status_code, 0) >= 400) AS is_error,
-    (coalesce(status_code, 0) >= 500 OR status_code IN (408, 429)
-      OR (status_code IS NULL AND coalesce(error_type, '') <> '')) AS is_unavailable
-  FROM {src} {where})
-"""
-
-def run_sql(data,  # RequestLog DataFrame, or a DuckDB connection with a `requests` view
-            query: str,  # SQL reading from relation `r`
-            period: str|None = None,  # 'YYYY-MM' (UTC month of ts_start) or None for all rows
-           ) -> pd.DataFrame:
-    "Run `query` over the RequestLog rows of `period`, exposed as relation `r` with day/is_error/is_unavailable."
-    period = check_period(period)
-    where = f"WHERE strftime(timezone('UTC', ts_start), '%Y-%m') = '{period}'" if period else ""
-    if isinstance(data, pd.DataFrame):
-        con = duckdb.connect()
-        con.register("requests_df", data)
-        src = "requests_df"
-    else: con, src = data, "requests"
-    return con.sql(_DERIVED.format(src=src, where=where) + query).df()
-
-# %% ../nbs/32_monitor.ipynb #847545fd
-@dataclass
-class OpsSummary:
-    "Headline operations figures for a period."
-    calls: int  # number of calls
-    users: int  # distinct users
-    errors: int  # failed calls (error_type set or status ≥ 400)
-    unavailable: int  # calls the service could not answer (5xx, 408, 429, no status)
-    error_rate: float  # errors ÷ calls
-    availability: float  # 1 − unavailable ÷ calls
-    p50_s: float  # median latency in seconds
-    p95_s: float  # 95th percentile latency in seconds
-    quality_mean: float  # mean quality score of scored calls
-    scored: int  # calls with a quality score
-    first_day: str|None  # first UTC day with calls (YYYY-MM-DD)
-    last_day: str|None  # last UTC day with calls
-    days: int  # days between first and last, inclusive
-
-    def as_dict(self) -> dict:
-        "Plain dict (JSON-ready: NaN becomes None)."
-        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in asdict(self).items()}
-
-# %% ../nbs/32_monitor.ipynb #8c760ea2
-_SUMMARY_SQL = """
-SELECT count(*) AS calls, count(DISTINCT user_id_hash) AS users,
-  coalesce(sum(is_error::INT), 0) AS errors, coalesce(sum(is_unavailable::INT), 0) AS unavailable,
-  quantile_cont(duration_s, 0.5) AS p50_s, quantile_cont(duration_s, 0.95) AS p95_s,
-  avg(quality_score) AS quality_mean, count(quality_score) AS scored,
-  strftime(min(day), '%Y-%m-%d') AS first_day, strftime(max(day), '%Y-%m-%d') AS last_day,
-  coalesce(date_diff('day', min(day), max(day)) + 1, 0) AS days
-FROM r
-"""
-
-def _f(x) -> float:
-    "A float, NaN for missing."
-    return float("nan") if x is None or pd.isna(x) else float(x)
-
-# %% ../nbs/32_monitor.ipynb #d0a2ae1a
-def ops_summary(data, period: str|None = None) -> OpsSummary:
-    "Headline figures (calls, users, error rate, availability, p50/p95 latency, quality) of `period`."
-    row = run_sql(data, _SUMMARY_SQL, period).iloc[0]
-    calls = int(row.calls)
-    return OpsSummary(calls=calls, users=int(row.users), errors=int(row.errors), unavailable=int(row.unavailable),
-                      error_rate=row.errors / calls if calls else float("nan"),
-                      availability=1 - row.unavailable / calls if calls else float("nan"),
-                      p50_s=_f(row.p50_s), p95_s=_f(row.p95_s), quality_mean=_f(row.quality_mean),
-                      scored=int(row.scored), first_day=None if pd.isna(row.first_day) else row.first_day,
-                      last_day=None if pd.isna(row.last_day) else row.last_day, days=int(row.days))
-
-# %% ../nbs/32_monitor.ipynb #0d90771a
-_GROUP_SQL = """
-SELECT {key} AS {name}, count(*) AS calls, count(DISTINCT user_id_hash) AS users,
-  sum(is_error::INT) AS errors, sum(is_error::INT) / count(*) AS error_rate,
-  1 - sum(is_unavailable::INT) / count(*) AS availability,
-  quantile_cont(duration_s, 0.5) AS p50_s, quantile_cont(duration_s, 0.95) AS p95_s,
-  quantile_cont(ttft_s, 0.95) AS ttft_p95_s, avg(quality_score) AS quality_mean
-FROM r GROUP BY ALL ORDER BY {order}
-"""
-
-def daily_activity(data, period: str|None = None) -> pd.DataFrame:
-    "One row per UTC day: calls, users, errors, error rate, availability, p50/p95 latency, mean quality."
-    return run_sql(data, _GROUP_SQL.format(key="day", name="date", order="date"), period)
-
-# %% ../nbs/32_monitor.ipynb #6e2f7771
-DIMENSIONS = ("use_case", "request_model", "response_model", "provider_name", "department", "team", "project",
-              "cost_center", "service_name", "environment", "prompt_name", "operation_name")
-
-def breakdown(data, by: str,  # a RequestLog column, e.g. use_case, request_model, department
-              period: str|None = None, unknown: str = "(unknown)",  # name for calls without a value
-             ) -> pd.DataFrame:
-    "Calls, share, users, errors, error rate, availability, p50/p95 latency, p95 TTFT and quality per value of `by`."
-    if by not in DIMENSIONS: raise ValueError(f"cannot break down by {by!r}; allowed: {', '.join(DIMENSIONS)}")
-    unk = unknown.replace("'", "''")
-    key = f"coalesce(nullif(CAST({by} AS VARCHAR), ''), '{unk}')"
-    df = run_sql(data, _GROUP_SQL.format(key=key, name=by, order=f"calls DESC, {by}"), period)
-    df.insert(2, "share", df.calls / df.calls.sum() if len(df) else df.calls.astype(float))
-    return df
-
-# %% ../nbs/32_monitor.ipynb #5bfa4465
-def register_names(dimension: str, names: dict[str, tuple[str, str]]):
-    "Register display names {code: (ja, en)} for values of `dimension` (e.g. 'use_case')."
-    register_labels({f"name.{dimension}.{code}": {"ja": ja, "en": en} for code, (ja, en) in names.items()})
-
-# %% ../nbs/32_monitor.ipynb #a4af73c0
-def label_or_code(codes, prefix: str, locale: str = "ja") -> list[str]:
-    "The label `<prefix>.<code>` of each code in `locale`, or the code itself when there is no such label."
-    from llmops_nb.i18n import LABELS
-    return [LABELS[f"{prefix}.{c}"][locale] if f"{prefix}.{c}" in LABELS else str(c) for c in codes]
-
-# %% ../nbs/32_monitor.ipynb #501ce352
-def display_names(codes, dimension: str, locale: str = "ja", unknown: str = "(unknown)") -> list[str]:
-    "The display name of each code of `dimension` in `locale` (the code itself when none is registered)."
-    names = label_or_code(codes, f"name.{dimension}", locale)
-    return [t("monitor.unknown", locale) if c == unknown else n for c, n in zip(codes, names)]
+# %% ../nbs/32_monitor.ipynb #e9d58d90
+_all_ = [
+    'DIMENSIONS', 'KPIS', 'KPI_LABELS', 'KPI_CHECKS', 'ALERT_METRICS', 'SEVERITIES', 'ALERTS_FILE',
+    'ALERT_COLUMNS', 'CALL_COLUMNS', 'PSI_WATCH', 'PSI_DRIFT', 'KS_ALPHA', 'KS_MIN_D', 'DRIFT_COLUMNS',
+    'INCIDENT_KINDS', 'INCIDENT_COLUMNS', 'FEATURES_DIR', 'check_period', 'run_sql', 'OpsSummary', 'ops_summary',
+    'daily_activity', 'breakdown', 'register_names', 'label_or_code', 'display_names', 'meets', 'kpi_table',
+    'kpi_by', 'data_quality', 'quarantine_rows', 'ingest_files', 'kpis', 'error_types', 'kpi_checks',
+    'AlertRule', 'check_rule', 'default_rules', 'AlertRuleError', 'parse_alert_rules', 'load_alert_rules',
+    'Alerts', 'evaluate_alerts', 'psi_bins', 'psi', 'ks', 'drift_status', 'feature_drift', 'split_windows',
+    'llm_signals', 'llm_shifts', 'unapproved_calls', 'incidents', 'incident_summary', 'AuditData',
+    'latest_period', 'load_feature_tables', 'audit_data', 'demo_feature_table', 'write_demo_monitor',
+]
 
 # %% ../nbs/32_monitor.ipynb #eff21042
 def _secs(x) -> str:
@@ -182,81 +78,10 @@ def table_headers(locale: str = "ja") -> dict:
                 availability_passed="monitor.availability_passed", **{d: f"monitor.{d}" for d in DIMENSIONS}, date="monitor.date")
     return {c: t(k, locale) for c, k in keys.items()}
 
-# %% ../nbs/32_monitor.ipynb #f73433a5
-KPIS = (  # kpi, OpsSummary field, Settings attribute, comparison
-    ("p95_latency", "p95_s", "p95_latency_s", "<="),
-    ("availability", "availability", "availability_min", ">="),
-    ("error_rate", "error_rate", "error_rate_max", "<"),
-    ("quality", "quality_mean", "kpi_quality_min", ">="),
-)
-KPI_LABELS = {"p95_latency": "monitor.p95", "availability": "monitor.availability",
-              "error_rate": "monitor.error_rate", "quality": "monitor.quality"}
-_OPS = {"<=": np.less_equal, ">=": np.greater_equal, "<": np.less}
-
-def meets(actual, op: str, target) -> pd.Series:
-    "Element-wise `actual op target` as a nullable boolean; missing actuals give <NA>."
-    a = pd.Series(actual, dtype="float64")
-    return pd.Series(_OPS[op](a, target), index=a.index, dtype="boolean").mask(a.isna())
-
-# %% ../nbs/32_monitor.ipynb #f1ae3d87
-def kpi_table(summary: OpsSummary, settings,  # a `config.Settings`
-              locale: str|None = None,  # add a translated `name` column in this locale
-             ) -> pd.DataFrame:
-    "One row per KPI: kpi, target, actual, rule, passed (<NA> when there is no data)."
-    df = pd.DataFrame([dict(kpi=k, target=float(getattr(settings, attr)), actual=getattr(summary, field), rule=op)
-                       for k, field, attr, op in KPIS])
-    df["passed"] = pd.array([pd.NA if pd.isna(a) else bool(_OPS[op](a, tg)) for a, op, tg in zip(df.actual, df.rule, df.target)],
-                            dtype="boolean")
-    if locale: df.insert(1, "name", [t(KPI_LABELS[k], locale) for k in df.kpi])
-    return df
-
-# %% ../nbs/32_monitor.ipynb #f350738d
-def kpi_by(data, by: str, settings, period: str|None = None) -> pd.DataFrame:
-    "`breakdown(data, by)` plus pass/fail columns for p95 latency, error rate and availability targets."
-    df = breakdown(data, by, period)
-    df["p95_target"], df["p95_passed"] = settings.p95_latency_s, meets(df.p95_s, "<=", settings.p95_latency_s).values
-    df["error_rate_target"] = settings.error_rate_max
-    df["error_rate_passed"] = meets(df.error_rate, "<", settings.error_rate_max).values
-    df["availability_target"] = settings.availability_min
-    df["availability_passed"] = meets(df.availability, ">=", settings.availability_min).values
-    return df
-
-# %% ../nbs/32_monitor.ipynb #e6811ee5
-def data_quality(valid: int,  # rows that passed validation
-                 quarantine: pd.DataFrame,  # quarantined rows, one per row, with a reason column
-                 reason_col: str = "rule",  # the column that says why (llmops_nb.logs: `rule`)
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "(counts: one row with ingested/valid/quarantined/quarantined_share, reasons: reason/rows/share)."
-    q = len(quarantine)
-    counts = pd.DataFrame([dict(ingested=valid + q, valid=valid, quarantined=q,
-                                quarantined_share=q / (valid + q) if valid + q else float("nan"))])
-    if q and reason_col not in quarantine.columns:
-        raise ValueError(f"quarantine table has no {reason_col!r} column; columns: {', '.join(quarantine.columns)}")
-    reasons = (quarantine[reason_col].fillna("").astype(str).value_counts().rename_axis("reason").reset_index(name="rows")
-               if q else pd.DataFrame({"reason": pd.Series(dtype="str"), "rows": pd.Series(dtype="int64")}))
-    reasons["share"] = reasons.rows / q if q else reasons.rows.astype(float)
-    return counts, reasons
-
-# %% ../nbs/32_monitor.ipynb #b6911823
-def quarantine_rows(quarantine: pd.DataFrame, n: int = 20) -> pd.DataFrame:
-    "The first `n` quarantined rows by file and line: where they are and why (never their raw text, which may hold PII)."
-    cols = [c for c in ("source_file", "source_line", "rule") if c in quarantine.columns]
-    return quarantine.sort_values(cols[:2], kind="stable")[cols].head(n).reset_index(drop=True)
-
-# %% ../nbs/32_monitor.ipynb #34988ff5
-def ingest_files(log: pd.DataFrame) -> pd.DataFrame:
-    "Per raw file over all loads of the ingest log: format, rows ingested, valid, quarantined, already stored, last load."
-    if not len(log): return pd.DataFrame(columns=["file", "format", "ingested", "valid", "quarantined", "duplicates", "loaded_at"])
-    g = log.groupby("file", sort=True)
-    out = g[["ingested", "valid", "quarantined", "duplicates"]].sum()
-    out.insert(0, "format", g["format"].last())
-    out["loaded_at"] = pd.to_datetime(g["loaded_at"].max(), utc=True)
-    return out.reset_index()
-
 # %% ../nbs/32_monitor.ipynb #3fd580c8
 def fmt_kpi(kpi: str, x, currency: str = "JPY") -> str:
     "A KPI value as people read it: seconds with 2 decimals, shares as percentages, spend as money."
-    from llmops_nb.i18n import fmt_num, fmt_pct, fmt_money
+    from llmops_nb.i18n import fmt_money, fmt_num, fmt_pct
     if x is None or pd.isna(x): return "—"
     if kpi == "spend": return fmt_money(x, currency)
     if kpi == "p95_latency": return f"{fmt_num(x, 2)} s"
@@ -301,6 +126,7 @@ def kpi_verdict(kpis: pd.DataFrame, locale: str = "ja") -> tuple[str, str]:
 def coverage(summary: OpsSummary, locale: str = "ja") -> str:
     "'Model calls from 1 Aug 2026 to 31 Oct 2026 (92 days)' in the reader's language."
     from datetime import date
+
     from llmops_nb.i18n import fmt_date
     if not summary.first_day: return t("monitor.no_data", locale)
     d = lambda s: fmt_date(date.fromisoformat(s), locale)
@@ -345,580 +171,6 @@ def reason_headers(locale: str = "ja") -> dict:
                 valid=t("monitor.valid", locale), quarantined=t("monitor.quarantined", locale),
                 duplicates=t("monitor.duplicates", locale), loaded_at=t("monitor.loaded_at", locale))
 
-# %% ../nbs/32_monitor.ipynb #93ce8479
-_KPI_SQL = """
-SELECT {keys} count(*) AS calls,
-  quantile_cont(duration_s, 0.5) AS p50_s, quantile_cont(duration_s, 0.95) AS p95_s, quantile_cont(duration_s, 0.99) AS p99_s,
-  quantile_cont(ttft_s, 0.5) AS ttft_p50_s, quantile_cont(ttft_s, 0.95) AS ttft_p95_s,
-  sum(is_error::INT) AS errors, sum(is_error::INT) / count(*) AS error_rate,
-  1 - sum(is_unavailable::INT) / count(*) AS availability,
-  avg(quality_score) AS quality_mean, count(quality_score) AS scored,
-  count(feedback) / count(*) AS feedback_rate, avg(CASE WHEN feedback IS NULL THEN NULL ELSE (feedback < 0)::INT END) AS negative_feedback
-  {spend}
-FROM r {group} {order}
-"""
-
-def _key_sql(by: str, unknown: str = "(unknown)") -> str:
-    "SQL for grouping key `by`: 'month' (UTC month of ts_start) or a RequestLog dimension (missing → `unknown`)."
-    if by == "month": return "strftime(timezone('UTC', ts_start), '%Y-%m')"
-    if by not in DIMENSIONS: raise ValueError(f"cannot group by {by!r}; allowed: month, {', '.join(DIMENSIONS)}")
-    return f"coalesce(nullif(CAST({by} AS VARCHAR), ''), '{unknown}')"
-
-# %% ../nbs/32_monitor.ipynb #d2afb57b
-def kpis(data,  # RequestLog DataFrame (priced or not), or a DuckDB connection with a `requests` view
-         by=(),  # grouping: 'month', a dimension such as 'use_case', or a list of them; () = one row
-         period: str|None = None,  # 'YYYY-MM' or None for all rows
-         spend: str|None = None,  # cost column to sum as `spend` (default: cost_jpy_incl_tax, else cost_usd, when present)
-        ) -> pd.DataFrame:
-    "One row per group: calls, p50/p95/p99 latency, TTFT, errors, error rate, availability, quality, feedback rate, spend."
-    by = [by] if isinstance(by, str) else list(by)
-    if spend is None and isinstance(data, pd.DataFrame):
-        spend = next((c for c in ("cost_jpy_incl_tax", "cost_usd") if c in data.columns), None)
-    keys = "".join(f"{_key_sql(b)} AS {b}, " for b in by)
-    q = _KPI_SQL.format(keys=keys, spend=f", sum({spend}) AS spend" if spend else "",
-                        group="GROUP BY ALL" if by else "", order=f"ORDER BY {', '.join(by)}" if by else "")
-    return run_sql(data, q, period)
-
-# %% ../nbs/32_monitor.ipynb #711f2b2b
-def error_types(data, by=(), period: str|None = None) -> pd.DataFrame:
-    "Failed calls per error type (and group): calls of the group, errors of the type, their rate."
-    by = [by] if isinstance(by, str) else list(by)
-    keys = "".join(f"{_key_sql(b)} AS {b}, " for b in by)
-    part = f"PARTITION BY {', '.join(by)}" if by else ""
-    q = f"""
-    , g AS (SELECT {keys} coalesce(nullif(error_type, ''), CASE WHEN is_error THEN 'http_' || status_code::VARCHAR END) AS error_type,
-                   is_error FROM r)
-    , c AS (SELECT *, count(*) OVER ({part}) AS group_calls FROM g)
-    SELECT {''.join(f'{b}, ' for b in by)} error_type, any_value(group_calls) AS calls, count(*) AS errors, count(*) / any_value(group_calls) AS error_rate
-    FROM c WHERE is_error GROUP BY ALL ORDER BY {''.join(f'{b}, ' for b in by)} errors DESC, error_type"""
-    return run_sql(data, q, period)
-
-# %% ../nbs/32_monitor.ipynb #4b6e59b8
-KPI_CHECKS = KPIS + (("spend", "spend", "monthly_budget", "<="),)
-KPI_LABELS["spend"] = "monitor.spend"
-
-def kpi_checks(k: pd.DataFrame,  # a `kpis` table
-               settings,  # `config.Settings` with the targets
-               months: int = 1,  # months the period spans (the budget is monthly)
-              ) -> pd.DataFrame:
-    "Long table: the group keys, kpi, target, actual, rule, passed, for every row of `k` and every KPI with data."
-    keys = [c for c in k.columns if c in DIMENSIONS or c == "month"]
-    out = []
-    for kpi, col, attr, op in KPI_CHECKS:
-        if col not in k.columns: continue
-        target = float(getattr(settings, attr)) * (months if kpi == "spend" and "month" not in keys else 1)
-        out.append(k[keys].assign(kpi=kpi, target=target, actual=k[col].astype(float), rule=op,
-                                  passed=meets(k[col], op, target).values))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=keys + ["kpi", "target", "actual", "rule", "passed"])
-
-# %% ../nbs/32_monitor.ipynb #d713a1fe
-@dataclass(frozen=True)
-class AlertRule:
-    "One alert rule: metric op threshold over a window (per group), with a severity."
-    name: str  # short id, e.g. slow_calls
-    metric: str  # see ALERT_METRICS
-    op: str  # one of > >= < <=
-    threshold: float
-    window: str = "1d"  # 15m, 1h, 1d, … or period
-    severity: str = "warning"  # info, warning or critical
-    by: str|None = None  # a RequestLog dimension to evaluate per value of, e.g. provider_name
-    min_calls: int = 1  # calls a window needs to be judged
-    min_offending: int = 1  # offending calls a window needs to raise an alert
-    description: str = ""  # what it means, for people
-
-# %% ../nbs/32_monitor.ipynb #8624660b
-ALERT_METRICS = {  # metric → (kind, value SQL, offending-call predicate for window metrics)
-    "latency_s": ("call", "duration_s", None), "ttft_s": ("call", "ttft_s", None),
-    "quality_score": ("call", "quality_score", None), "input_tokens": ("call", "input_tokens", None),
-    "output_tokens": ("call", "output_tokens", None), "cost_usd": ("call", "cost_usd", None),
-    "p95_latency_s": ("window", "quantile_cont(duration_s, 0.95)", "duration_s {op} {thr}"),
-    "p99_latency_s": ("window", "quantile_cont(duration_s, 0.99)", "duration_s {op} {thr}"),
-    "error_rate": ("window", "avg(is_error::INT)", "is_error"),
-    "availability": ("window", "1 - avg(is_unavailable::INT)", "is_unavailable"),
-    "quality_mean": ("window", "avg(quality_score)", "quality_score {op} {thr}"),
-    "calls": ("window", "count(*)", "TRUE"),
-}
-SEVERITIES = ("critical", "warning", "info")
-_WINDOW = re.compile(r"^(\d+)(m|h|d)$")
-_UNITS = {"m": "minute", "h": "hour", "d": "day"}
-
-def check_rule(r: AlertRule) -> AlertRule:
-    "Return `r`, or raise ValueError naming the rule and what is wrong."
-    bad = lambda what: ValueError(f"alert rule {r.name!r}: {what}")
-    if r.metric not in ALERT_METRICS: raise bad(f"metric {r.metric!r} is unknown; allowed: {', '.join(ALERT_METRICS)}")
-    if r.op not in (">", ">=", "<", "<="): raise bad(f"op {r.op!r} is not one of >, >=, <, <=")
-    if not isinstance(r.threshold, (int, float)) or isinstance(r.threshold, bool) or not np.isfinite(r.threshold):
-        raise bad(f"threshold {r.threshold!r} is not a number")
-    if r.window != "period" and not _WINDOW.match(str(r.window)): raise bad(f"window {r.window!r}: expected e.g. 15m, 1h, 1d or period")
-    if r.severity not in SEVERITIES: raise bad(f"severity {r.severity!r} is not one of {', '.join(SEVERITIES)}")
-    if r.by is not None and r.by not in DIMENSIONS: raise bad(f"by {r.by!r} is not a dimension; allowed: {', '.join(DIMENSIONS)}")
-    for k in ("min_calls", "min_offending"):
-        v = getattr(r, k)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1: raise bad(f"{k} {v!r} must be a whole number ≥ 1")
-    return r
-
-# %% ../nbs/32_monitor.ipynb #3253264a
-def default_rules(settings) -> list[AlertRule]:
-    "The alert rules that apply when a workspace has no alerts.yaml, thresholds from `settings`."
-    down = round(max(0.0, 1 - 10 * (1 - settings.availability_min)), 6)
-    return [AlertRule("error_burst", "error_rate", ">", round(max(10 * settings.error_rate_max, 0.10), 4), "1h", "critical", "provider_name", 20, 5,
-                      "at least 5 failed calls and more than 10 % of an hour's calls at one provider"),
-            AlertRule("latency_spike", "p95_latency_s", ">", float(2 * settings.p95_latency_s), "1h", "critical", "provider_name", 20, 5,
-                      "p95 latency of an hour at one provider above twice its target, with at least 5 such calls"),
-            AlertRule("slow_calls", "latency_s", ">", float(settings.latency_s), "1d", "warning", None, 1, 1,
-                      "calls slower than the latency alert threshold"),
-            AlertRule("low_quality", "quality_score", "<", float(settings.quality_min), "1d", "warning", None, 1, 1,
-                      "calls whose quality score is below the alert threshold"),
-            AlertRule("availability", "availability", "<", down, "1d", "warning", None, 100, 1,
-                      "a day with ten times the unavailability the target allows")]
-
-# %% ../nbs/32_monitor.ipynb #80658cee
-ALERTS_FILE = "alerts.yaml"
-
-class AlertRuleError(ValueError):
-    "An alerts.yaml that breaks a rule; the message names file, line and rule."
-
-# %% ../nbs/32_monitor.ipynb #83cfa47d
-def parse_alert_rules(text: str, fname: str = ALERTS_FILE) -> list[AlertRule]:
-    "Alert rules from YAML `text` (`rules:` a list of mappings with AlertRule fields); errors name file and line."
-    import yaml
-    try: node = yaml.compose(text)
-    except yaml.YAMLError as e:
-        line = getattr(getattr(e, "problem_mark", None), "line", -1) + 1
-        raise AlertRuleError(f"{fname}:{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    data = yaml.safe_load(text) or {}
-    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
-        raise AlertRuleError(f"{fname}:1: expected a mapping with a list `rules:`")
-    items = dict(node.value)
-    seq = next(v for k, v in node.value if k.value == "rules").value
-    fields_ = set(AlertRule.__dataclass_fields__)
-    out, names = [], set()
-    for item, n in zip(data["rules"], seq):
-        line = n.start_mark.line + 1
-        if not isinstance(item, dict): raise AlertRuleError(f"{fname}:{line}: each rule must be a mapping")
-        if unknown := set(item) - fields_: raise AlertRuleError(f"{fname}:{line}: unknown field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(fields_)}")
-        if missing := {"name", "metric", "op", "threshold"} - set(item):
-            raise AlertRuleError(f"{fname}:{line}: rule needs {', '.join(sorted(missing))}")
-        try: r = check_rule(AlertRule(**{**item, "name": str(item["name"]), "window": str(item.get("window", "1d"))}))
-        except ValueError as e: raise AlertRuleError(f"{fname}:{line}: {e}") from None
-        if r.name in names: raise AlertRuleError(f"{fname}:{line}: alert rule {r.name!r} is defined twice")
-        names.add(r.name); out.append(r)
-    return out
-
-# %% ../nbs/32_monitor.ipynb #95e20abc
-def load_alert_rules(workspace=None, settings=None) -> list[AlertRule]:
-    "The workspace's `alerts.yaml` rules, or `default_rules(settings)` when there is none."
-    from llmops_nb.config import load_settings
-    settings = settings or load_settings(workspace)
-    p = Path(workspace or settings.root) / ALERTS_FILE
-    return parse_alert_rules(p.read_text(encoding="utf-8"), str(p)) if p.exists() else default_rules(settings)
-
-# %% ../nbs/32_monitor.ipynb #bc8fb682
-@dataclass
-class Alerts:
-    "Alerts raised and their offending calls."
-    alerts: pd.DataFrame  # alert_id, rule, severity, metric, op, threshold, window, window_start, window_end, by, group, calls, offending, value, description
-    calls: pd.DataFrame  # alert_id, request_id, ts_start, value, service_name, use_case, request_model, provider_name, source_file, source_line
-
-# %% ../nbs/32_monitor.ipynb #bf774e04
-ALERT_COLUMNS = ["alert_id", "rule", "severity", "metric", "op", "threshold", "window", "window_start", "window_end", "by", "group",
-                 "calls", "offending", "value", "description"]
-CALL_COLUMNS = ["alert_id", "request_id", "ts_start", "value", "service_name", "use_case", "request_model", "provider_name",
-                "source_file", "source_line"]
-
-def _bucket(window: str) -> tuple[str, str]:
-    "SQL for (window start, window end) of a call."
-    if window == "period": return "min(timezone('UTC', ts_start)) OVER ()", "max(timezone('UTC', ts_start)) OVER ()"
-    n, u = _WINDOW.match(window).groups()
-    iv = f"INTERVAL '{int(n)} {_UNITS[u]}'"
-    return f"time_bucket({iv}, timezone('UTC', ts_start))", f"time_bucket({iv}, timezone('UTC', ts_start)) + {iv}"
-
-# %% ../nbs/32_monitor.ipynb #2c372ba7
-def _rule_sql(r: AlertRule, max_calls: int, cols: set) -> str:
-    "SQL giving one row per offending call (capped per alert) of rule `r`, with the window's figures."
-    kind, value, offend = ALERT_METRICS[r.metric]
-    thr, start, end = repr(float(r.threshold)), *_bucket(r.window)
-    grp = _key_sql(r.by) if r.by else "NULL::VARCHAR"
-    if kind == "call":
-        hit = f"({value} {r.op} {thr})"
-        agg = f"{'max' if r.op.startswith('>') else 'min'}(CASE WHEN {hit} THEN {value} END)"
-        having, order, call_value = f"calls >= {r.min_calls} AND offending >= {r.min_offending}", f"{value} {'DESC' if r.op.startswith('>') else 'ASC'}", value
-    else:
-        hit = f"coalesce({offend.format(op=r.op, thr=thr)}, FALSE)"
-        agg, having = value, f"calls >= {r.min_calls} AND value {r.op} {thr} AND offending >= {r.min_offending}"
-        call_value = "duration_s" if "latency" in r.metric else "quality_score" if r.metric == "quality_mean" else "duration_s"
-        order = f"{call_value} {'ASC' if r.metric == 'quality_mean' else 'DESC'} NULLS LAST"
-    opt = lambda c: c if c in cols else f"NULL AS {c}"
-    return f"""
-    , b AS (SELECT *, {start} AS w_start, {end} AS w_end, {grp} AS grp, coalesce({hit}, FALSE) AS hit FROM r)
-    , w AS (SELECT w_start, any_value(w_end) AS w_end, grp, count(*) AS calls, sum(hit::INT) AS offending, {agg} AS value
-            FROM b GROUP BY w_start, grp HAVING {having})
-    , o AS (SELECT b.w_start, b.grp, request_id, ts_start, {call_value}::DOUBLE AS call_value, {', '.join(opt(c) for c in CALL_COLUMNS[4:])},
-                   row_number() OVER (PARTITION BY b.w_start, b.grp ORDER BY {order}, ts_start, request_id) AS rn
-            FROM b SEMI JOIN w ON b.w_start = w.w_start AND b.grp IS NOT DISTINCT FROM w.grp WHERE b.hit)
-    SELECT w.w_start AS window_start, w.w_end AS window_end, w.grp AS "group", w.calls, w.offending, w.value::DOUBLE AS value,
-           o.request_id, o.ts_start, o.call_value, {', '.join('o.' + c for c in CALL_COLUMNS[4:])}
-    FROM w LEFT JOIN o ON w.w_start = o.w_start AND w.grp IS NOT DISTINCT FROM o.grp AND o.rn <= {int(max_calls)}
-    ORDER BY window_start, "group", o.rn"""
-
-# %% ../nbs/32_monitor.ipynb #6d8c0cb2
-def _columns(data) -> set:
-    "Column names of a RequestLog DataFrame or of a connection's `requests` view."
-    if isinstance(data, pd.DataFrame): return set(data.columns)
-    return set(data.sql("SELECT * FROM requests LIMIT 0").columns)
-
-# %% ../nbs/32_monitor.ipynb #f589d6fc
-def evaluate_alerts(data,  # RequestLog DataFrame or DuckDB connection with a `requests` view
-                    rules: list[AlertRule],  # the rules (e.g. load_alert_rules(workspace))
-                    period: str|None = None,  # 'YYYY-MM' or None for all rows
-                    max_calls: int = 20,  # offending calls kept per alert
-                   ) -> Alerts:
-    "Evaluate `rules` over the period: the alerts raised (severity first) and their offending calls."
-    cols, alerts, calls = _columns(data), [], []
-    for r in map(check_rule, rules):
-        if ALERT_METRICS[r.metric][1] not in cols and ALERT_METRICS[r.metric][0] == "call": continue  # e.g. cost_usd on unpriced rows
-        df = run_sql(data, _rule_sql(r, max_calls, cols), period)
-        if not len(df): continue
-        df["alert_id"] = (r.name + "@" + pd.to_datetime(df.window_start).dt.strftime("%Y-%m-%dT%H:%M")
-                          + df["group"].map(lambda g: "" if g is None or pd.isna(g) else f"/{g}"))
-        a = df.drop_duplicates("alert_id")[["alert_id", "window_start", "window_end", "group", "calls", "offending", "value"]]
-        alerts.append(a.assign(rule=r.name, severity=r.severity, metric=r.metric, op=r.op, threshold=float(r.threshold),
-                               window=r.window, by=r.by, description=r.description))
-        c = df[df.request_id.notna()]
-        calls.append(c.drop(columns="value").rename(columns={"call_value": "value"}).astype({"value": float})[CALL_COLUMNS])
-    a = pd.concat(alerts, ignore_index=True)[ALERT_COLUMNS] if alerts else pd.DataFrame(columns=ALERT_COLUMNS)
-    order = {r.name: i for i, r in enumerate(rules)}
-    a = a.assign(_s=a.severity.map({s: i for i, s in enumerate(SEVERITIES)}), _r=a.rule.map(order)).sort_values(
-        ["_s", "window_start", "_r", "group"], kind="stable").drop(columns=["_s", "_r"]).reset_index(drop=True)
-    c = pd.concat(calls, ignore_index=True) if calls else pd.DataFrame(columns=CALL_COLUMNS)
-    return Alerts(a, c.reset_index(drop=True))
-
-# %% ../nbs/32_monitor.ipynb #5c56f590
-PSI_WATCH, PSI_DRIFT, KS_ALPHA, KS_MIN_D = 0.1, 0.25, 0.05, 0.1
-_EPS = 1e-4
-
-def psi_bins(reference, current, bins: int = 10) -> pd.DataFrame:
-    "Per bin: reference and current shares and their PSI contribution (numeric: reference quantile bins; else categories)."
-    r, c = pd.Series(reference).dropna(), pd.Series(current).dropna()
-    if pd.api.types.is_numeric_dtype(r) and not pd.api.types.is_bool_dtype(r):
-        r, c = r.astype(float).to_numpy(), c.astype(float).to_numpy()
-        edges = np.unique(np.quantile(r, np.linspace(0, 1, bins + 1)[1:-1])) if len(r) else np.array([])
-        lab = [f"≤ {e:.4g}" for e in edges] + [f"> {edges[-1]:.4g}" if len(edges) else "all"]
-        rc = np.bincount(np.searchsorted(edges, r, side="left"), minlength=len(edges) + 1)
-        cc = np.bincount(np.searchsorted(edges, c, side="left"), minlength=len(edges) + 1)
-        df = pd.DataFrame({"bin": lab, "ref_n": rc, "cur_n": cc})
-    else:
-        rv, cv = r.astype(str).value_counts(), c.astype(str).value_counts()
-        idx = list(rv.index) + [k for k in cv.index if k not in rv.index]
-        df = pd.DataFrame({"bin": idx, "ref_n": rv.reindex(idx, fill_value=0).to_numpy(), "cur_n": cv.reindex(idx, fill_value=0).to_numpy()})
-    df["ref_share"] = df.ref_n / max(df.ref_n.sum(), 1)
-    df["cur_share"] = df.cur_n / max(df.cur_n.sum(), 1)
-    rs, cs = np.clip(df.ref_share, _EPS, None), np.clip(df.cur_share, _EPS, None)
-    df["psi"] = (cs - rs) * np.log(cs / rs)
-    return df
-
-# %% ../nbs/32_monitor.ipynb #a3020e9a
-def psi(reference, current, bins: int = 10) -> float:
-    "Population Stability Index of `current` against `reference` (NaN when either is empty)."
-    r, c = pd.Series(reference).dropna(), pd.Series(current).dropna()
-    if not len(r) or not len(c): return float("nan")
-    return float(psi_bins(r, c, bins).psi.sum())
-
-# %% ../nbs/32_monitor.ipynb #85330dc8
-def ks(reference, current) -> tuple[float, float]:
-    "(D, p-value) of the two-sample Kolmogorov–Smirnov test (NaN when either sample is empty)."
-    from scipy.stats import ks_2samp
-    r, c = pd.Series(reference).dropna().astype(float), pd.Series(current).dropna().astype(float)
-    if not len(r) or not len(c): return float("nan"), float("nan")
-    res = ks_2samp(r.to_numpy(), c.to_numpy())
-    return float(res.statistic), float(res.pvalue)
-
-# %% ../nbs/32_monitor.ipynb #e185cfeb
-def drift_status(psi_value, ks_d=float("nan"), ks_p=float("nan"), psi_watch=PSI_WATCH, psi_drift=PSI_DRIFT,
-                 alpha=KS_ALPHA, min_d=KS_MIN_D) -> str:
-    "'drift', 'watch', 'stable' or 'no_data' from PSI and (optionally) KS."
-    if pd.isna(psi_value): return "no_data"
-    if psi_value >= psi_drift or (not pd.isna(ks_p) and ks_p < alpha and ks_d >= min_d): return "drift"
-    return "watch" if psi_value >= psi_watch else "stable"
-
-# %% ../nbs/32_monitor.ipynb #2cd91cc8
-DRIFT_COLUMNS = ["feature", "role", "kind", "n_ref", "n_cur", "ref_center", "cur_center", "psi", "ks_d", "ks_p", "status"]
-
-def feature_drift(reference: pd.DataFrame,  # feature table of the reference window
-                  current: pd.DataFrame,  # feature table of the current window
-                  features=None,  # columns to compare (default: every column both share, but `exclude`)
-                  prediction: str|None = "prediction",  # the model's output column, reported with role 'prediction'
-                  exclude=("ts", "timestamp", "id", "case_id", "request_id", "month"),
-                  bins: int = 10, **thresholds) -> pd.DataFrame:
-    "PSI (and KS for numeric features) per feature and on the predictions, with a status per row."
-    cols = list(features) if features is not None else [c for c in reference.columns if c in current.columns and c not in exclude]
-    rows = []
-    for c in cols:
-        r, k = reference[c], current[c]
-        num = pd.api.types.is_numeric_dtype(r) and not pd.api.types.is_bool_dtype(r)
-        p = psi(r, k, bins)
-        d, pv = ks(r, k) if num else (float("nan"), float("nan"))
-        center = (lambda s: float(s.median()) if len(s.dropna()) else float("nan")) if num else \
-                 (lambda s: str(s.mode().iloc[0]) if len(s.dropna()) else None)
-        rows.append(dict(feature=c, role="prediction" if c == prediction else "feature", kind="numeric" if num else "categorical",
-                         n_ref=int(r.notna().sum()), n_cur=int(k.notna().sum()), ref_center=center(r), cur_center=center(k),
-                         psi=p, ks_d=d, ks_p=pv, status=drift_status(p, d, pv, **thresholds)))
-    return pd.DataFrame(rows, columns=DRIFT_COLUMNS)
-
-# %% ../nbs/32_monitor.ipynb #74d58eaf
-def split_windows(table: pd.DataFrame, period: str, ts: str = "ts", reference: str|None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "(reference, current) rows of a feature table: the month before `period` (or `reference`) and `period`."
-    month = pd.to_datetime(table[ts], utc=True).dt.strftime("%Y-%m")
-    ref = reference or (pd.Period(check_period(period), "M") - 1).strftime("%Y-%m")
-    return table[month == ref], table[month == period]
-
-# %% ../nbs/32_monitor.ipynb #04176d75
-_LLM_SQL = """
-SELECT strftime(timezone('UTC', ts_start), '%Y-%m') AS month, input_tokens,
-  CASE WHEN input_text IS NULL THEN NULL WHEN regexp_matches(input_text, '[\u3040-\u30ff\u3400-\u9fff]') THEN 'ja' ELSE 'other' END AS language,
-  CASE WHEN output_text IS NULL AND coalesce(finish_reason, '') <> 'content_filter' THEN NULL
-       WHEN finish_reason = 'content_filter' OR regexp_matches(lower(output_text), ?) THEN 'refused' ELSE 'answered' END AS refusal,
-  coalesce(nullif(CAST(use_case AS VARCHAR), ''), '(unknown)') AS use_case
-FROM r WHERE strftime(timezone('UTC', ts_start), '%Y-%m') IN (?, ?) AND coalesce(operation_name, 'chat') <> 'embeddings'
-"""
-
-def _refusal_regex() -> str:
-    "The evals refusal phrasings as one RE2 pattern."
-    from llmops_nb.evals import REFUSAL_PATTERNS
-    return "|".join(f"(?:{p})" for p in REFUSAL_PATTERNS)
-
-# %% ../nbs/32_monitor.ipynb #2d56f246
-def llm_signals(data, months: tuple[str, str]) -> pd.DataFrame:
-    "Per call of the two months: month, input_tokens, language (ja/other), refusal (refused/answered), use_case."
-    if isinstance(data, pd.DataFrame):
-        con = duckdb.connect(); con.register("requests_df", data); src = "requests_df"
-    else: con, src = data, "requests"
-    return con.execute(_DERIVED.format(src=src, where="") + _LLM_SQL, [_refusal_regex(), *months]).df()
-
-# %% ../nbs/32_monitor.ipynb #243b8a9c
-def llm_shifts(data, period: str, reference: str|None = None, bins: int = 10, **thresholds) -> pd.DataFrame:
-    "Prompt length, language mix, refusal rate and use-case mix of `period` vs `reference` (default: the month before)."
-    period = check_period(period)
-    ref = reference or (pd.Period(period, "M") - 1).strftime("%Y-%m")
-    s = llm_signals(data, (ref, period))
-    r, c = s[s.month == ref], s[s.month == period]
-    share = lambda x, v: float((x == v).sum() / x.notna().sum()) if x.notna().sum() else float("nan")
-    rows = []
-    d, pv = ks(r.input_tokens, c.input_tokens)
-    p = psi(r.input_tokens, c.input_tokens, bins)
-    med = lambda x: float(x.median()) if x.notna().any() else float("nan")
-    rows.append(dict(signal="prompt_length", ref_value=med(r.input_tokens), cur_value=med(c.input_tokens), psi=p, ks_d=d, ks_p=pv))
-    for sig, col, v in (("language_ja", "language", "ja"), ("refusal_rate", "refusal", "refused")):
-        rows.append(dict(signal=sig, ref_value=share(r[col], v), cur_value=share(c[col], v), psi=psi(r[col], c[col])))
-    top = lambda x: x.value_counts(normalize=True).sort_index()
-    rows.append(dict(signal="use_case_mix", ref_value=None, cur_value=None, psi=psi(r.use_case, c.use_case)))
-    out = pd.DataFrame(rows).assign(reference=ref, current=period, n_ref=len(r), n_cur=len(c))
-    out["status"] = [drift_status(p, d_, pv_, **thresholds) for p, d_, pv_ in zip(out.psi, out.get("ks_d", np.nan), out.get("ks_p", np.nan))]
-    mix = pd.DataFrame({"ref_share": top(r.use_case), "cur_share": top(c.use_case)}).fillna(0.0).rename_axis("use_case").reset_index()
-    out.attrs["use_case_mix"] = mix
-    return out[["signal", "reference", "current", "n_ref", "n_cur", "ref_value", "cur_value", "psi", "ks_d", "ks_p", "status"]]
-
-# %% ../nbs/32_monitor.ipynb #1e9bb60f
-INCIDENT_KINDS = ("pii_leak", "injection", "unapproved_model", "error_burst", "cost_anomaly")
-INCIDENT_COLUMNS = ["kind", "request_id", "ts_start", "use_case", "request_model", "detail", "preview", "source"]
-
-def unapproved_calls(df: pd.DataFrame, systems: dict) -> pd.Series:
-    "Mask of calls whose model (response, else request) is not approved for the registered system they belong to."
-    from llmops_nb.governance import base_model, system_mask
-    if not systems or not len(df): return pd.Series(False, index=df.index)
-    resp = df["response_model"].astype("string")
-    used = base_model(resp.where(resp.fillna("").str.strip() != "", df["request_model"].astype("string")))
-    bad = pd.Series(False, index=df.index)
-    for s in systems.values():
-        approved = set(base_model(pd.Series([m["model"] for m in s.get("approved_models", [])], dtype="string")))
-        bad |= system_mask(df, s) & ~used.isin(approved).fillna(False).astype(bool)
-    return bad
-
-# %% ../nbs/32_monitor.ipynb #e344e3cc
-def _source(df: pd.DataFrame) -> pd.Series:
-    "'file:line' of each row's raw record."
-    f = df["source_file"].astype("string").fillna("?") if "source_file" in df else pd.Series("?", index=df.index)
-    l = df["source_line"].astype("string").fillna("?") if "source_line" in df else pd.Series("?", index=df.index)
-    return f + ":" + l
-
-# %% ../nbs/32_monitor.ipynb #cbb409ce
-def incidents(df: pd.DataFrame,  # the period's RequestLog rows (priced: cost anomalies need cost columns)
-              alerts: Alerts|None = None,  # evaluate_alerts result (error bursts come from its error-rate alerts)
-              systems: dict|None = None,  # governance register (id → entry); None: unapproved models not judged
-              findings: pd.DataFrame|None = None,  # safety.scan_requests(df), computed when None
-             ) -> pd.DataFrame:
-    "One row per incident (PII leak, injection, unapproved model, error burst, cost anomaly) with request id and source."
-    from llmops_nb import safety
-    rows = df.reset_index(drop=True)
-    f = safety.scan_requests(rows) if findings is None else findings
-    look = rows.set_index("request_id", drop=False) if "request_id" in rows else rows
-    look = look[~look.index.duplicated()]
-    def frame(kind, sub, detail, preview):
-        return pd.DataFrame({"kind": kind, "request_id": sub["request_id"].to_numpy(object), "ts_start": sub["ts_start"].to_numpy(),
-                             "use_case": sub["use_case"].astype("object").to_numpy(), "request_model": sub["request_model"].astype("object").to_numpy(),
-                             "detail": list(detail), "preview": list(preview), "source": _source(sub).to_numpy(object)})
-    parts = []
-    for kind, fams in (("pii_leak", ("pii", "secret")), ("injection", ("injection",))):
-        ff = f[f.family.isin(fams)]
-        sub = look.loc[ff.request_id.to_numpy()]
-        parts.append(frame(kind, sub, (ff.entity + "@" + ff.column).to_numpy(), ff.preview.to_numpy()))
-    if systems is not None:
-        sub = rows[unapproved_calls(rows, systems)]
-        parts.append(frame("unapproved_model", sub, sub["provider_name"].astype("object").to_numpy(), [""] * len(sub)))
-    if alerts is not None and len(alerts.alerts):
-        ids = alerts.alerts.alert_id[alerts.alerts.metric == "error_rate"]
-        c = alerts.calls[alerts.calls.alert_id.isin(ids)]
-        sub = look.loc[c.request_id.to_numpy()]
-        et = sub["error_type"].astype("object").fillna("").to_numpy() if "error_type" in sub else [""] * len(sub)
-        parts.append(frame("error_burst", sub, c.alert_id.to_numpy(), et))
-    if "cost_usd" in rows:
-        parts.append(_cost_incidents(rows, frame))
-    out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else pd.DataFrame(columns=INCIDENT_COLUMNS)
-    out["_k"] = out.kind.map({k: i for i, k in enumerate(INCIDENT_KINDS)})
-    return out.sort_values(["_k", "ts_start", "request_id"], kind="stable").drop(columns="_k").reset_index(drop=True)
-
-# %% ../nbs/32_monitor.ipynb #88481979
-def _cost_incidents(rows: pd.DataFrame, frame, per_day: int = 5) -> pd.DataFrame:
-    "The most expensive calls of each department-day that `cost.spend_anomalies` flags."
-    from llmops_nb.cost import spend_anomalies, spend_column
-    col = spend_column(rows)
-    an = spend_anomalies(rows, by="department")
-    if not len(an): return pd.DataFrame(columns=INCIDENT_COLUMNS)
-    day = pd.to_datetime(rows.ts_start, utc=True).dt.strftime("%Y-%m-%d")
-    out = []
-    for a in an.itertuples():
-        d = pd.Timestamp(a.date).strftime("%Y-%m-%d")
-        sub = rows[(day == d) & (rows.department.astype("string") == str(a.department))].nlargest(per_day, col)
-        out.append(frame("cost_anomaly", sub, [f"{a.department} {d} ×{a.ratio:.1f}"] * len(sub), [f"{v:.2f}" for v in sub[col]]))
-    return pd.concat(out, ignore_index=True)
-
-# %% ../nbs/32_monitor.ipynb #918d557e
-def incident_summary(inc: pd.DataFrame, judged=INCIDENT_KINDS, alerts: Alerts|None = None) -> pd.DataFrame:
-    "Per incident kind: findings, distinct requests, first and last day; kinds not judged get <NA> counts."
-    g = inc.groupby("kind").agg(findings=("request_id", "size"), requests=("request_id", "nunique"),
-                                first=("ts_start", "min"), last=("ts_start", "max"))
-    out = g.reindex(list(INCIDENT_KINDS)).rename_axis("kind").reset_index()
-    if alerts is not None:  # error bursts: every failed call of the bursts, not only the examples kept per alert
-        n = int(alerts.alerts.offending[alerts.alerts.metric == "error_rate"].sum())
-        out.loc[out.kind == "error_burst", ["findings", "requests"]] = n
-    for c in ("findings", "requests"): out[c] = out[c].astype("Int64").fillna(0).mask(~out.kind.isin(judged))
-    return out
-
-# %% ../nbs/32_monitor.ipynb #4a5b70ad
-FEATURES_DIR = "features"
-
-@dataclass
-class AuditData:
-    "Everything the audit report shows for one period."
-    settings: object  # config.Settings
-    period: str  # YYYY-MM
-    locale: str
-    summary: OpsSummary
-    kpis: pd.DataFrame  # one row: kpis() of the period
-    checks: pd.DataFrame  # kpi_checks of the period
-    by: dict  # 'service_name' | 'use_case' | 'request_model' → kpis with pass/fail columns
-    error_types: pd.DataFrame
-    rules: list  # AlertRule
-    alerts: Alerts
-    incidents: pd.DataFrame
-    incident_summary: pd.DataFrame
-    quality_counts: pd.DataFrame
-    reasons: pd.DataFrame
-    llm_drift: pd.DataFrame
-    feature_drift: dict  # model name → feature_drift table
-    inputs: list  # files read
-
-    def results(self) -> dict:
-        "The figures for results.json (JSON-ready through reports.save_results; no clock times)."
-        return dict(period=self.period, locale=self.locale, summary=self.summary, kpis=self.kpis, kpi_checks=self.checks,
-                    by_service=self.by["service_name"], by_use_case=self.by["use_case"], by_model=self.by["request_model"],
-                    error_types=self.error_types, rules=[asdict(r) for r in self.rules], alerts=self.alerts.alerts,
-                    alert_calls=self.alerts.calls, incident_summary=self.incident_summary, incidents=self.incidents,
-                    data_quality=self.quality_counts.iloc[0].to_dict(), quarantine_reasons=self.reasons,
-                    llm_drift=self.llm_drift, feature_drift=self.feature_drift)
-
-# %% ../nbs/32_monitor.ipynb #c0725230
-def latest_period(con) -> str|None:
-    "The last UTC month with calls in a workspace connection (None when empty)."
-    return con.execute("SELECT max(strftime(timezone('UTC', ts_start), '%Y-%m')) FROM requests").fetchall()[0][0]  # fetchall: DuckDB 2 keeps a half-read result open
-
-# %% ../nbs/32_monitor.ipynb #611fb985
-def _with_checks(k: pd.DataFrame, settings) -> pd.DataFrame:
-    "`kpis` per group plus pass/fail columns for p95 latency, error rate, availability and quality."
-    return k.assign(p95_passed=meets(k.p95_s, "<=", settings.p95_latency_s).values,
-                    error_rate_passed=meets(k.error_rate, "<", settings.error_rate_max).values,
-                    availability_passed=meets(k.availability, ">=", settings.availability_min).values,
-                    quality_passed=meets(k.quality_mean, ">=", settings.kpi_quality_min).values)
-
-# %% ../nbs/32_monitor.ipynb #0bb59faf
-def load_feature_tables(workspace) -> dict[str, pd.DataFrame]:
-    "Model name → feature table, from `<workspace>/features/*.parquet`."
-    d = Path(workspace) / FEATURES_DIR
-    return {p.stem: pd.read_parquet(p) for p in sorted(d.glob("*.parquet"))} if d.is_dir() else {}
-
-# %% ../nbs/32_monitor.ipynb #a86172a2
-def audit_data(workspace,  # workspace folder (settings.ini, store, governance, features)
-               period: str = "",  # YYYY-MM; "" = the latest month with calls
-               locale: str = "",  # ja or en; "" = settings
-              ) -> AuditData:
-    "Load, price and judge a workspace's calls of one month for the audit report."
-    from llmops_nb import logs, pricing, safety
-    from llmops_nb.config import load_settings
-    from llmops_nb.schema import COLUMN_NAMES
-    settings = load_settings(workspace, **({"locale": locale} if locale else {}))
-    ws = Path(settings.root)
-    con = logs.connect(ws)
-    period = check_period(period) or latest_period(con)
-    if period is None: raise ValueError(f"no calls in the store of {ws}: ingest logs first (`llmops-nb ingest`)")
-    unread = ("input_text", "output_text", "trace_id", "conversation_id")  # text is scanned in the store; tracing ids are not shown
-    df = pricing.load_priced(ws, period, columns=[c for c in COLUMN_NAMES if c not in unread])
-    summary = ops_summary(df)
-    if summary.calls == 0: raise ValueError(f"no calls in {period} in the store of {ws}")
-    k = kpis(df)
-    rules = load_alert_rules(ws, settings)
-    alerts = evaluate_alerts(df, rules)
-    try:
-        from llmops_nb.governance import load_governance
-        systems = load_governance(ws, strict=False).systems or None
-    except Exception: systems = None  # no catalogue or register: unapproved models are not judged (shown as such)
-    inc = incidents(df, alerts, systems, findings=safety.scan_store(ws, period))  # the text is scanned in batches, never all loaded
-    judged = tuple(x for x in INCIDENT_KINDS if x != "unapproved_model" or systems is not None)
-    q = logs.load_quarantine(ws)
-    counts, reasons = data_quality(ops_summary(con).calls, q)
-    feats = {m: feature_drift(*split_windows(tbl, period)) for m, tbl in load_feature_tables(ws).items()}
-    inputs = sorted(p for p in (ws / FEATURES_DIR).glob("*.parquet")) + ([ws / ALERTS_FILE] if (ws / ALERTS_FILE).exists() else [])
-    if systems: inputs += sorted({Path(s["_file"]) for s in systems.values() if s.get("_file")})
-    return AuditData(settings, period, settings.locale, summary, k, kpi_checks(k, settings),
-                     {d: _with_checks(kpis(df, d), settings) for d in ("service_name", "use_case", "request_model")},
-                     error_types(df), rules, alerts, inc, incident_summary(inc, judged, alerts), counts, reasons,
-                     llm_shifts(con, period), feats, inputs)
-
-# %% ../nbs/32_monitor.ipynb #5f1e7e58
-def demo_feature_table(start: str = "2026-08-01", months: int = 3, per_month: int = 3000, seed: int = 42) -> pd.DataFrame:
-    "The demo credit-risk model's feature table (ts, features, prediction), drifted in its last month."
-    rng = np.random.default_rng(seed)
-    parts = []
-    for i, m in enumerate(pd.period_range(start, periods=months, freq="M")):
-        n, last = per_month, i == months - 1
-        ts = m.start_time.tz_localize("UTC") + pd.to_timedelta(rng.integers(0, m.days_in_month * 86400, n), unit="s")
-        delay = rng.gamma(2.0, 6.0 if last else 3.0, n).round(0)
-        amount = rng.lognormal(13.0, 0.8, n).round(-3)
-        tenure = rng.integers(1, 240, n)
-        logit = -3 + 0.08 * delay - 0.004 * tenure + 0.1 * (np.log(amount) - 13)
-        parts.append(pd.DataFrame({"ts": ts, "order_amount_jpy": amount, "customer_tenure_months": tenure,
-                                   "payment_delay_days": delay, "industry": rng.choice(["manufacturing", "retail", "logistics", "it"], n, p=[.4, .3, .2, .1]),
-                                   "region": rng.choice(["kanto", "kansai", "chubu", "kyushu"], n, p=[.45, .25, .2, .1]),
-                                   "prediction": (1 / (1 + np.exp(-logit))).round(4)}))
-    return pd.concat(parts, ignore_index=True).sort_values("ts", ignore_index=True)
-
-# %% ../nbs/32_monitor.ipynb #7aaa993e
-def write_demo_monitor(workspace: Path, seed: int = 42) -> list[Path]:
-    "Add the monitor's demo files to a workspace: the credit-risk model's feature table."
-    d = Path(workspace) / FEATURES_DIR; d.mkdir(parents=True, exist_ok=True)
-    p = d / "credit_risk.parquet"
-    demo_feature_table(seed=seed).to_parquet(p, index=False)
-    return [p]
-
 # %% ../nbs/32_monitor.ipynb #cea8ecf4
 def _win_text(window: str, locale: str) -> str:
     "'per 1 h' / '1 時間ごと' / 'whole period'."
@@ -929,7 +181,7 @@ def _win_text(window: str, locale: str) -> str:
 # %% ../nbs/32_monitor.ipynb #75c2980c
 def metric_value(metric: str, x, currency: str = "USD") -> str:
     "A metric's value as people read it."
-    from llmops_nb.i18n import fmt_num, fmt_pct, fmt_money
+    from llmops_nb.i18n import fmt_money, fmt_num, fmt_pct
     if x is None or pd.isna(x): return "—"
     if metric in ("latency_s", "ttft_s", "p95_latency_s", "p99_latency_s"): return f"{fmt_num(x, 2)} s"
     if metric in ("error_rate", "availability"): return fmt_pct(x, 2)
@@ -984,7 +236,7 @@ def alert_headers(locale: str = "ja") -> dict:
     return {k: t(f"monitor.{v}", locale) for k, v in dict(severity="severity", rule="alert_rule", condition="condition", fired="fired",
             offending="offending", window="window", group="group", value="value", calls="calls", examples="examples").items()}
 
-# %% ../nbs/32_monitor.ipynb #73ae3b7a
+# %% ../nbs/32_monitor.ipynb #ad6540aa
 INCIDENT_VIEW = {  # kind → columns shown
     "pii_leak": ["request_id", "time", "use_case", "detail", "preview", "source"],
     "injection": ["request_id", "time", "use_case", "detail", "preview", "source"],
@@ -995,8 +247,8 @@ INCIDENT_VIEW = {  # kind → columns shown
 
 def incident_table(inc: pd.DataFrame, kind: str, locale: str = "ja", n: int = 5, currency: str = "JPY") -> pd.DataFrame:
     "The first `n` incidents of `kind` as people read them (masked previews only; columns per kind, see INCIDENT_VIEW)."
-    from llmops_nb.safety import entity_label
     from llmops_nb.i18n import fmt_money
+    from llmops_nb.safety import entity_label
     d = inc[inc.kind == kind].head(n)
     def detail(x):
         if kind in ("pii_leak", "injection") and "@" in str(x):

@@ -1,13 +1,17 @@
 "The audit report (ja/en) on planted logs: figures vs pandas, alerts, masked incidents, drift, sign-off; safe re-runs; the operations report's safety section."
-import hashlib, json, re, shutil
+import hashlib
+import json
+import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser import chromium
+from test_monitor import BURST, INJECTION_ID, PERIOD, PII, RAW_VALUES, make_planted_workspace
 
 from llmops_nb.reports import run_report
-from test_monitor import BURST, INJECTION_ID, PERIOD, PII, RAW_VALUES, make_planted_workspace
 
 LOCALES = ("ja", "en")
 JP = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -197,22 +201,16 @@ def test_operations_report_safety_section(ws):
 
 @pytest.mark.browser
 def test_audit_report_in_chromium(runs, calls, tmp_path):
-    from playwright.sync_api import sync_playwright
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-        try:
-            for loc, run in runs.items():
-                page = browser.new_page(viewport={"width": 1100, "height": 900})
-                attempted = []
-                page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else (attempted.append(r.request.url), r.abort()))
-                page.goto(run.html.as_uri())
-                assert page.locator("h1").inner_text() == {"ja": "LLM 運用監査レポート", "en": "LLM operations audit report"}[loc]
-                assert page.locator(".kpi .value").first.inner_text() == f"{len(calls):,}"
-                assert page.get_by_text("plant-burst-00").first.is_visible()
-                for tbl in page.locator("table.data").all():  # no table wider than the page
-                    assert tbl.bounding_box()["width"] <= 1000, tbl.inner_text()[:80]
-                assert attempted == []
-                page.screenshot(path=str(tmp_path / f"audit_{loc}.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        for loc, run in runs.items():
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            attempted = []
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else (attempted.append(r.request.url), r.abort()))
+            page.goto(run.html.as_uri())
+            assert page.locator("h1").inner_text() == {"ja": "LLM 運用監査レポート", "en": "LLM operations audit report"}[loc]
+            assert page.locator(".kpi .value").first.inner_text() == f"{len(calls):,}"
+            assert page.get_by_text("plant-burst-00").first.is_visible()
+            for tbl in page.locator("table.data").all():  # no table wider than the page
+                assert tbl.bounding_box()["width"] <= 1000, tbl.inner_text()[:80]
+            assert attempted == []
+            page.screenshot(path=str(tmp_path / f"audit_{loc}.png"), full_page=True)

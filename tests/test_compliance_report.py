@@ -1,19 +1,22 @@
 "The compliance report end to end on the demo workspace: what a reader needs is on the page, numbers agree, evidence is ledgered."
-import json, re, shutil
+import json
+import re
+import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from llmops_nb import governance as G, ledger as L
+from llmops_nb import governance as G
+from llmops_nb import ledger as L
+from llmops_nb.demo_governance import write_demo_governance
 
 
 @pytest.fixture(scope="module")
 def ws(demo_workspace, tmp_path_factory):
-    from llmops_nb import prompts, maturity
+    from llmops_nb import maturity, prompts
     ws = tmp_path_factory.mktemp("compliance") / "ws"
     shutil.copytree(demo_workspace, ws)
-    prompts.write_demo_prompts(ws); maturity.write_demo_assessments(ws); G.write_demo_governance(ws)
+    prompts.write_demo_prompts(ws); maturity.write_demo_assessments(ws); write_demo_governance(ws)
     return ws
 
 

@@ -1,5 +1,7 @@
 "Cost: budgets and alerts on planted overruns, FOCUS export, forecast, anomalies, scenarios, routing, self-hosting and ROI arithmetic."
-import json, math, shutil
+import json
+import math
+import shutil
 from dataclasses import replace
 from datetime import date
 
@@ -7,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llmops_nb import schema
-from llmops_nb.config import Settings
 from llmops_nb import cost as K
-from llmops_nb.pricing import PriceBook, PriceBookError, parse_price_book, price_requests, load_price_book
+from llmops_nb import schema
+from llmops_nb.cli.cost import cli_cost
+from llmops_nb.config import Settings
+from llmops_nb.pricing import PriceBook, PriceBookError, parse_price_book, price_requests
 
 TOY_BOOK = replace(parse_price_book("overrides:\n  - {model: toy-model, provider: acme, input_mtok: 1.0, output_mtok: 2.0}\n"
                                     "  - {model: toy-mini, provider: acme, input_mtok: 0.1, output_mtok: 0.2}\n"),
@@ -121,11 +124,11 @@ def test_demo_cost_anomaly_is_flagged(demo_priced):
 
 
 def test_demo_cli_cost_exit_codes(demo_ws, capsys):
-    assert K.cli_cost(["-w", str(demo_ws), "-p", "2026-10", "--fail-on", "over", "--locale", "en"]) == 1
+    assert cli_cost(["-w", str(demo_ws), "-p", "2026-10", "--fail-on", "over", "--locale", "en"]) == 1
     out = capsys.readouterr().out
     assert "ALERT" in out and "legal" in out
-    assert K.cli_cost(["-w", str(demo_ws), "-p", "2026-08", "--fail-on", "over"]) == 0
-    assert K.cli_cost(["-w", str(demo_ws), "-p", "2026-8"]) == 2
+    assert cli_cost(["-w", str(demo_ws), "-p", "2026-08", "--fail-on", "over"]) == 0
+    assert cli_cost(["-w", str(demo_ws), "-p", "2026-8"]) == 2
 
 
 # --- chargeback and FOCUS -------------------------------------------------------------------------------------------

@@ -1,15 +1,14 @@
 "The cost and ROI reports rendered end to end in Japanese and English, their figures checked against independent pandas sums."
-import json, re, shutil
-from fnmatch import fnmatch
-from pathlib import Path
+import re
+import shutil
 
 import pandas as pd
 import pytest
 
 from llmops_nb import cost as K
 from llmops_nb.i18n import fmt_money, fmt_money_headline
-from llmops_nb.pricing import price_requests, load_price_book
-from llmops_nb.reports import run_report, offline_violations
+from llmops_nb.pricing import load_price_book, price_requests
+from llmops_nb.reports import offline_violations, run_report
 
 PERIOD = "2026-10"
 
@@ -106,7 +105,7 @@ def test_cost_report_focus_csv(cost_run, october):
             "ServiceName", "SkuId", "ConsumedQuantity", "ConsumedUnit", "PricingUnit", "ListUnitPrice", "Tags"} <= set(f.columns)
     assert f.BilledCost.sum() == pytest.approx(october[october.priced].cost_jpy.sum(), rel=1e-9)
     assert set(f.ChargePeriodStart.str[:7]) == {PERIOD}
-    from llmops_nb.reports import verify_manifest, file_entry  # the CSV is an output of the run, hashed in its manifest
+    from llmops_nb.reports import file_entry, verify_manifest  # the CSV is an output of the run, hashed in its manifest
     listed = {o["path"]: o for o in run.manifest["outputs"]}
     assert listed[run.results["focus_csv"]]["sha256"] == file_entry(run.out_dir / run.results["focus_csv"], run.out_dir)["sha256"]
     assert verify_manifest(run.out_dir) == []

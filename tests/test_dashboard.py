@@ -1,9 +1,9 @@
 "The operations dashboard in Voilà: Chromium changes the month and the service and the page shows figures computed independently with pandas."
 import urllib.parse
+
 import pandas as pd
 import pytest
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+from browser import chromium
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,8 @@ def expected(df: pd.DataFrame) -> dict:
 
 
 def test_dashboard_view_matches_pandas(demo_workspace, calls):
-    from llmops_nb import logs, monitor as M
+    from llmops_nb import logs
+    from llmops_nb import monitor as M
     from llmops_nb.config import load_settings
     s = load_settings(demo_workspace)
     with logs.connect(demo_workspace) as con:
@@ -40,33 +41,28 @@ def _tiles(page) -> dict:
 
 @pytest.mark.browser
 def test_dashboard_selectors_in_chromium(demo_workspace, calls, tmp_path):
-    from playwright.sync_api import sync_playwright
     from llmops_nb.dashboards import serve
     external = []
     local = lambda u: urllib.parse.urlparse(u).scheme in ("data", "blob", "about") or urllib.parse.urlparse(u).hostname in ("127.0.0.1", "localhost")
-    with serve("operations", workspace=demo_workspace, locale="en", log=tmp_path / "voila.log") as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.route("**/*", lambda r: r.continue_() if local(r.request.url) else (external.append(r.request.url), r.abort()))
-            page.goto(url, timeout=180_000)
-            page.wait_for_selector(".kpi .value", timeout=180_000)
-            latest = calls.month.max()
-            assert page.locator("h1").first.inner_text().endswith("Operations dashboard")
-            want = expected(calls[calls.month == latest])
-            assert {k: v for k, v in _tiles(page).items() if k in want} == want
-            selects = page.locator("select")
-            selects.nth(0).select_option(label="Sep 2026")
-            want = expected(calls[calls.month == "2026-09"])
-            page.wait_for_function("want => document.querySelector('.kpi .value').innerText === want", arg=want["Calls"], timeout=60_000)
-            assert {k: v for k, v in _tiles(page).items() if k in want} == want
-            selects.nth(1).select_option(label="kb-search")
-            want = expected(calls[(calls.month == "2026-09") & (calls.service_name == "kb-search")])
-            page.wait_for_function("want => document.querySelector('.kpi .value').innerText === want", arg=want["Calls"], timeout=60_000)
-            assert {k: v for k, v in _tiles(page).items() if k in want} == want
-            body = page.inner_text("body")
-            assert "KPIs against targets" in body and "Drift" in body and "Traceback" not in body
-            page.screenshot(path=str(tmp_path / "operations_dashboard.png"), full_page=True)
-        finally:
-            browser.close()
+    with serve("operations", workspace=demo_workspace, locale="en", log=tmp_path / "voila.log") as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.route("**/*", lambda r: r.continue_() if local(r.request.url) else (external.append(r.request.url), r.abort()))
+        page.goto(url, timeout=180_000)
+        page.wait_for_selector(".kpi .value", timeout=180_000)
+        latest = calls.month.max()
+        assert page.locator("h1").first.inner_text().endswith("Operations dashboard")
+        want = expected(calls[calls.month == latest])
+        assert {k: v for k, v in _tiles(page).items() if k in want} == want
+        selects = page.locator("select")
+        selects.nth(0).select_option(label="Sep 2026")
+        want = expected(calls[calls.month == "2026-09"])
+        page.wait_for_function("want => document.querySelector('.kpi .value').innerText === want", arg=want["Calls"], timeout=60_000)
+        assert {k: v for k, v in _tiles(page).items() if k in want} == want
+        selects.nth(1).select_option(label="kb-search")
+        want = expected(calls[(calls.month == "2026-09") & (calls.service_name == "kb-search")])
+        page.wait_for_function("want => document.querySelector('.kpi .value').innerText === want", arg=want["Calls"], timeout=60_000)
+        assert {k: v for k, v in _tiles(page).items() if k in want} == want
+        body = page.inner_text("body")
+        assert "KPIs against targets" in body and "Drift" in body and "Traceback" not in body
+        page.screenshot(path=str(tmp_path / "operations_dashboard.png"), full_page=True)
     assert external == []

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from llmops_nb import evals as E, reports as R
+from llmops_nb import evals as E
+from llmops_nb import reports as R
 from llmops_nb.config import Settings, settings_ini_text
-from llmops_nb.prompts import write_demo_prompts, validate_registry
+from llmops_nb.prompts import validate_registry, write_demo_prompts
 
 SCRIPT = "<script>alert('prompt')</script>"
 

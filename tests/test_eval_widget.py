@@ -1,9 +1,16 @@
 """EvalExplorer: numbers against independent pandas computation, 100k-case filtering time, masking and escaping,
 and a browser run of the Voilà dashboard clicked through in Chromium."""
-import os, re, socket, subprocess, statistics, sys, time
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from browser import chromium
 
 from llmops_nb import evals as E
 from llmops_nb.i18n import fmt_pct
@@ -97,68 +104,62 @@ def voila(ws, tmp_path_factory):
 
 @pytest.mark.browser
 def test_dashboard_click_through(voila):
-    from playwright.sync_api import sync_playwright
     url, w, planted = voila
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            external, dialogs = [], []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.route(re.compile(r"^(?!http://127\.0\.0\.1|ws://127\.0\.0\.1|data:|blob:).*"),
-                       lambda route: (external.append(route.request.url), route.abort()))  # the test runs offline
-            page.goto(url, timeout=120_000)
-            page.wait_for_selector(".ee-summary", timeout=180_000)
-            headline = lambda: page.inner_text(".ee-headline")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        external, dialogs = [], []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.route(re.compile(r"^(?!http://127\.0\.0\.1|ws://127\.0\.0\.1|data:|blob:).*"),
+                   lambda route: (external.append(route.request.url), route.abort()))  # the test runs offline
+        page.goto(url, timeout=120_000)
+        page.wait_for_selector(".ee-summary", timeout=180_000)
+        headline = lambda: page.inner_text(".ee-headline")
 
-            # choose the English support runs (the app opens on the newest pair)
-            page.select_option(".ee-baseline select", label="support_en-baseline")
-            page.select_option(".ee-candidate select", label="support_en-candidate")
-            j = independent(w, "support_en")
-            done = "t => { const s = document.querySelector('.ee-status'); return s && s.innerText.startsWith(t); }"  # set last
-            page.wait_for_function(done, arg=f"{len(j)} cases summarised")
-            page.wait_for_function("t => document.querySelector('.ee-headline').innerText.includes(t)",
-                                   arg=f"{fmt_pct(j.passed_b.astype(float).mean())} → {fmt_pct(j.passed_c.astype(float).mean())}")
-            assert f"{len(planted['support_en']['regressed'])} pass → fail" in headline()
+        # choose the English support runs (the app opens on the newest pair)
+        page.select_option(".ee-baseline select", label="support_en-baseline")
+        page.select_option(".ee-candidate select", label="support_en-candidate")
+        j = independent(w, "support_en")
+        done = "t => { const s = document.querySelector('.ee-status'); return s && s.innerText.startsWith(t); }"  # set last
+        page.wait_for_function(done, arg=f"{len(j)} cases summarised")
+        page.wait_for_function("t => document.querySelector('.ee-headline').innerText.includes(t)",
+                               arg=f"{fmt_pct(j.passed_b.astype(float).mean())} → {fmt_pct(j.passed_c.astype(float).mean())}")
+        assert f"{len(planted['support_en']['regressed'])} pass → fail" in headline()
 
-            # metric chrF and tag json: the numbers shown equal pandas on the json cases
-            page.select_option(".ee-metric select", label="chrF (character n-grams)")
-            page.select_option(".ee-tag select", label="json")
-            jj = independent(w, "support_en", "json")
-            page.wait_for_function(done, arg=f"{len(jj)} cases summarised")
-            assert page.locator(".ee-n").get_attribute("data-n") == str(len(jj))
-            row = page.locator('.ee-summary tr[data-metric="chrf"]')
-            d = (jj.chrf_c - jj.chrf_b).mean()
-            assert row.locator("td.d").inner_text() == EW.fmt_delta("chrf", d, "en")
-            assert row.locator("td.b").inner_text() == f"{jj.chrf_b.mean():.3f}"
-            pr = page.locator('.ee-summary tr[data-metric="pass_rate"]')
-            assert pr.locator("td.c").inner_text() == fmt_pct(jj.passed_c.astype(float).mean())
-            shown = sorted(page.eval_on_selector_all(".ee-flips tr[data-id]", "els => els.map(e => e.dataset.id)"))
-            want = sorted(jj.index[(jj.passed_b.astype(bool)) != (jj.passed_c.astype(bool))])
-            assert shown == want and set(shown) <= set(planted["support_en"]["regressed"])
+        # metric chrF and tag json: the numbers shown equal pandas on the json cases
+        page.select_option(".ee-metric select", label="chrF (character n-grams)")
+        page.select_option(".ee-tag select", label="json")
+        jj = independent(w, "support_en", "json")
+        page.wait_for_function(done, arg=f"{len(jj)} cases summarised")
+        assert page.locator(".ee-n").get_attribute("data-n") == str(len(jj))
+        row = page.locator('.ee-summary tr[data-metric="chrf"]')
+        d = (jj.chrf_c - jj.chrf_b).mean()
+        assert row.locator("td.d").inner_text() == EW.fmt_delta("chrf", d, "en")
+        assert row.locator("td.b").inner_text() == f"{jj.chrf_b.mean():.3f}"
+        pr = page.locator('.ee-summary tr[data-metric="pass_rate"]')
+        assert pr.locator("td.c").inner_text() == fmt_pct(jj.passed_c.astype(float).mean())
+        shown = sorted(page.eval_on_selector_all(".ee-flips tr[data-id]", "els => els.map(e => e.dataset.id)"))
+        want = sorted(jj.index[(jj.passed_b.astype(bool)) != (jj.passed_c.astype(bool))])
+        assert shown == want and set(shown) <= set(planted["support_en"]["regressed"])
 
-            # only improvements: none among the json cases
-            page.locator(".ee-flip button", has_text="fail → pass").click()
-            page.wait_for_selector(".ee-flips-none")
-            page.locator(".ee-flip button", has_text="pass → fail").click()
-            page.wait_for_selector(".ee-flips tr[data-id]")
+        # only improvements: none among the json cases
+        page.locator(".ee-flip button", has_text="fail → pass").click()
+        page.wait_for_selector(".ee-flips-none")
+        page.locator(".ee-flip button", has_text="pass → fail").click()
+        page.wait_for_selector(".ee-flips tr[data-id]")
 
-            # pick the case with <script> and an e-mail address: shown as escaped, masked text
-            case = planted["support_en"]["regressed"][0]
-            opt = page.eval_on_selector_all(".ee-case-select select option", "els => els.map(e => e.textContent)")
-            page.select_option(".ee-case-select select", label=next(o for o in opt if o.startswith(case)))
-            page.wait_for_function("id => document.querySelector('.ee-case-id') && document.querySelector('.ee-case-id').innerText == id", arg=case)
-            detail = page.inner_text(".ee-detail-box")
-            assert "<script>alert('hi')</script>" in detail and "[EMAIL]" in detail and "aiko.77@example.com" not in page.content()
-            assert page.locator(".ee-detail-box script").count() == 0 and not dialogs  # the markup never ran
+        # pick the case with <script> and an e-mail address: shown as escaped, masked text
+        case = planted["support_en"]["regressed"][0]
+        opt = page.eval_on_selector_all(".ee-case-select select option", "els => els.map(e => e.textContent)")
+        page.select_option(".ee-case-select select", label=next(o for o in opt if o.startswith(case)))
+        page.wait_for_function("id => document.querySelector('.ee-case-id') && document.querySelector('.ee-case-id').innerText == id", arg=case)
+        detail = page.inner_text(".ee-detail-box")
+        assert "<script>alert('hi')</script>" in detail and "[EMAIL]" in detail and "aiko.77@example.com" not in page.content()
+        assert page.locator(".ee-detail-box script").count() == 0 and not dialogs  # the markup never ran
 
-            # Japanese
-            page.locator(".ee-lang button", has_text="日本語").click()
-            page.wait_for_function("() => document.querySelector('.ee-summary').innerText.includes('合格率')")
-            assert "合格→不合格" in page.inner_text(".ee-headline") and "ポイント" in page.inner_text(".ee-summary")
-            # the only outside requests are Voilà's own template asking jsDelivr for Font Awesome icons; they were
-            # blocked and the app worked without them
-            assert all("fontawesome" in u or "font-awesome" in u for u in external), external
-        finally:
-            browser.close()
+        # Japanese
+        page.locator(".ee-lang button", has_text="日本語").click()
+        page.wait_for_function("() => document.querySelector('.ee-summary').innerText.includes('合格率')")
+        assert "合格→不合格" in page.inner_text(".ee-headline") and "ポイント" in page.inner_text(".ee-summary")
+        # the only outside requests are Voilà's own template asking jsDelivr for Font Awesome icons; they were
+        # blocked and the app worked without them
+        assert all("fontawesome" in u or "font-awesome" in u for u in external), external

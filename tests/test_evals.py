@@ -1,6 +1,9 @@
 """Evals: every metric against a reference implementation or hand-worked values (Japanese and English), statistics
 against independent computations, immutable runs, and the gate's exit code."""
-import json, math, random, time
+import json
+import math
+import random
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -66,7 +69,8 @@ def levenshtein(a, b):
 
 
 def norm(s):
-    import unicodedata, re
+    import re
+    import unicodedata
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", s or "").lower().replace("\u2019", "'")).strip()
 
 

@@ -1,5 +1,6 @@
 "Governance: the catalogue check (CI), planted violations → exactly the right controls fail, missing evidence, waivers."
-import shutil, textwrap
+import shutil
+import textwrap
 from datetime import date
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 import yaml
 
 from llmops_nb import governance as G
-from llmops_nb.config import load_settings
+from llmops_nb.cli.compliance import cli_compliance
+from llmops_nb.demo_governance import write_demo_governance
 from llmops_nb.schema import conform
 
 CAT_DIR = G.catalogue_dir()
@@ -83,10 +85,10 @@ def test_schema_and_rule_errors_are_named(tmp_path):
 
 
 def test_cli_check_exit_status(tmp_path, capsys):
-    assert G.cli_compliance(["check"]) == 0
+    assert cli_compliance(["check"]) == 0
     root = _copy_catalogue(tmp_path)
     (root / "policies" / "en" / "transparency.md").unlink()
-    assert G.cli_compliance(["check", "--catalogue", str(root)]) == 1
+    assert cli_compliance(["check", "--catalogue", str(root)]) == 1
     assert "policy.missing" in capsys.readouterr().err
 
 
@@ -264,10 +266,10 @@ def test_applicability(cat):
 
 @pytest.fixture(scope="module")
 def demo_gov(demo_workspace, tmp_path_factory):
-    from llmops_nb import prompts, maturity
+    from llmops_nb import maturity, prompts
     ws = tmp_path_factory.mktemp("gov") / "ws"
     shutil.copytree(demo_workspace, ws)
-    prompts.write_demo_prompts(ws); maturity.write_demo_assessments(ws); G.write_demo_governance(ws)
+    prompts.write_demo_prompts(ws); maturity.write_demo_assessments(ws); write_demo_governance(ws)
     return ws
 
 

@@ -1,5 +1,6 @@
 "Evidence ledger: the hash chain and the files it names; any one-byte change is found and named."
-import hashlib, json
+import hashlib
+import json
 from pathlib import Path
 
 import pytest

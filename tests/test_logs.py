@@ -1,5 +1,11 @@
 "Request-log ingestion: readers per provider (hand-worked rows), detection, quarantine, chunking, store, GX agreement."
-import gzip, hashlib, io, json, os, resource, subprocess, sys, time
+import gzip
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -411,7 +417,8 @@ def test_ingest_reports_unreadable_files_and_loads_the_rest(tmp_path):
     s = L.ingest([bad, DATA / "openai_responses.jsonl"], tmp_path, progress=False, gx=False)
     assert s.written == 2 and len(s.errors) == 1 and "unknown_format" in s.errors[0]
     assert s.as_dict()["errors"] == s.errors
-    from contextlib import redirect_stdout, redirect_stderr
+    from contextlib import redirect_stderr, redirect_stdout
+
     from llmops_nb.cli import main
     (tmp_path / "settings.ini").write_text("[organisation]\nlocale = en\n")  # the CLI works on a workspace
     out, err = io.StringIO(), io.StringIO()
@@ -521,7 +528,7 @@ def test_bench_one_million_rows_ingest_validate_report(tmp_path):
     p = _gen_big(tmp_path / "big.jsonl", 1_000_000)
     t = time.perf_counter(); peer_rows = sum(len(c) for c in pd.read_json(p, lines=True, chunksize=100_000)); t_peer = time.perf_counter() - t
     t = time.perf_counter(); s = L.ingest([p], tmp_path, progress=False, gx=False); t_ingest = time.perf_counter() - t
-    t = time.perf_counter(); table = s.table("ja"); reasons = s.reasons_table("ja"); t_report = time.perf_counter() - t
+    t = time.perf_counter(); s.table("ja"); s.reasons_table("ja"); t_report = time.perf_counter() - t
     print(f"\n1M rows, {p.stat().st_size / 1e6:.0f} MB: ingest+validate {t_ingest:.1f} s, summary tables {t_report:.2f} s; "
           f"peer pandas.read_json(lines=True, chunksize=100k), parse only: {t_peer:.1f} s (ratio {t_ingest / t_peer:.2f})")
     assert s.written == 1_000_000 and peer_rows == 1_000_000

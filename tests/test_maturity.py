@@ -1,10 +1,16 @@
 "Maturity: bank files, scoring on hand-worked assessments, bands, roadmap order, statement banks, history, exports, CLI."
-import json, shutil
+import json
 from datetime import date
 from pathlib import Path
-import jsonschema, numpy as np, pandas as pd, pytest, yaml
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
 
 from llmops_nb import maturity as m
+from llmops_nb.cli.assess import cli_assess
 
 BANK_DIR = Path(m.__file__).parent / "data" / "maturity"
 BANK_FILES = sorted(BANK_DIR.glob("*.yaml"))
@@ -370,19 +376,19 @@ def test_demo_assessments(tmp_path):
 
 def test_cli_assess(tmp_path, capsys):
     f2, f3 = m.write_demo_assessments(tmp_path)
-    assert m.cli_assess(["score", str(f3), "--json", str(tmp_path / "s.json")]) == 0
+    assert cli_assess(["score", str(f3), "--json", str(tmp_path / "s.json")]) == 0
     out = capsys.readouterr().out
     s3 = m.score_assessment(m.load_assessment(f3))
     people = s3.dimension("mlops.people")
-    assert f"mlops.people" in out and f"{people.score * 100:.1f}%" in out
+    assert "mlops.people" in out and f"{people.score * 100:.1f}%" in out
     assert json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))["assessment"]["id"] == "demo-2026-Q3"
-    assert m.cli_assess(["roadmap", str(f3), "--target", "3", "--xlsx", str(tmp_path / "r.xlsx")]) == 0
+    assert cli_assess(["roadmap", str(f3), "--target", "3", "--xlsx", str(tmp_path / "r.xlsx")]) == 0
     assert len(pd.read_excel(tmp_path / "r.xlsx", sheet_name="roadmap")) == len(m.roadmap(s3, 3))
-    assert m.cli_assess(["compare", str(f2), str(f3)]) == 0
+    assert cli_assess(["compare", str(f2), str(f3)]) == 0
     assert "resolved gaps:" in capsys.readouterr().out
     _sheet(tmp_path / "q.csv", [("section", "statement"), ("A", "x")])
-    assert m.cli_assess(["import-bank", str(tmp_path / "q.csv"), "--id", "ext", "--workspace", str(tmp_path)]) == 0
+    assert cli_assess(["import-bank", str(tmp_path / "q.csv"), "--id", "ext", "--workspace", str(tmp_path)]) == 0
     assert (tmp_path / "assessments" / "banks" / "ext.yaml").exists()
     bad = tmp_path / "bad.yaml"; bad.write_text("bank: x\n")
-    assert m.cli_assess(["validate-bank", str(bad)]) == 1
+    assert cli_assess(["validate-bank", str(bad)]) == 1
     assert "bad.yaml:1:" in capsys.readouterr().err

@@ -1,11 +1,16 @@
 "The maturity report renders offline in Japanese and English, and a reader sees the level of every dimension."
-import html, json, re
+import html
+import json
+import re
 from pathlib import Path
-import pytest, yaml
+
+import pytest
+import yaml
 
 from llmops_nb import maturity as m
-from llmops_nb.config import settings_ini_text, Settings
-from llmops_nb.reports import run_report, ReportError
+from llmops_nb.config import Settings, settings_ini_text
+from llmops_nb.reports import ReportError, run_report
+from llmops_nb.views import maturity as vm
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "templates" / "maturity_report.ipynb"
@@ -59,7 +64,7 @@ def test_report_shows_every_dimension_level(runs, ws, loc):
     r = runs[loc]
     assert r.status == "ok"
     page = r.html.read_text(encoding="utf-8")
-    doc = json.loads(m.pick_assessment(ws).read_text(encoding="utf-8"))
+    doc = json.loads(vm.pick_assessment(ws).read_text(encoding="utf-8"))
     expected = independent_levels(doc)
     assert len(expected) == 20
     for dim, (level, score, lname, dname) in expected.items():
@@ -91,14 +96,14 @@ def test_report_is_offline_and_complete(runs, loc):
 
 def test_report_top_gaps_follow_the_roadmap(runs, ws):
     page = runs["en"].html.read_text(encoding="utf-8")
-    rm = m.roadmap(m.score_assessment(m.load_assessment(m.pick_assessment(ws), ws)))
+    rm = m.roadmap(m.score_assessment(m.load_assessment(vm.pick_assessment(ws), ws)))
     gaps = page.split("Top five gaps", 1)[1].split("90-day plan", 1)[0]
     pos = [gaps.find(html.escape(x)) for x in rm.text_en.head(5)]
     assert all(p > 0 for p in pos) and pos == sorted(pos)
 
 
 def test_report_for_an_earlier_assessment_and_bad_input(ws, tmp_path):
-    f2 = m.pick_assessment(ws, "2026-Q2")
+    f2 = vm.pick_assessment(ws, "2026-Q2")
     r = run_report(TEMPLATE, tmp_path / "q2", workspace=ws, locale="en", assessment=str(f2))
     assert r.results["assessment"]["id"] == "demo-2026-Q2" and r.results["previous"] is None
     assert "There is no earlier assessment to compare with." in r.html.read_text(encoding="utf-8")

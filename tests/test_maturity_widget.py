@@ -1,7 +1,16 @@
 "Browser test of the maturity assessment app: Voilà serves the dashboard, Chromium answers, the page's score is checked."
-import json, os, socket, subprocess, sys, time, urllib.error, urllib.request
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-import pytest, yaml
+
+import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "templates" / "dashboards" / "maturity_assessment.ipynb"

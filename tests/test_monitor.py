@@ -1,5 +1,6 @@
 "Monitoring on planted logs: KPIs against pandas, alerts with their offending calls, drift (PSI/KS) and incidents."
-import json, shutil
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +101,8 @@ def test_kpis_per_group_match_pandas(ws, calls):
 
 
 def test_alerts_find_the_planted_spike_and_burst(ws, calls):
-    from llmops_nb.config import load_settings
     from llmops_nb import logs
+    from llmops_nb.config import load_settings
     s = load_settings(ws)
     rules = M.default_rules(s)
     with logs.connect(ws) as con:

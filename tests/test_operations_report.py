@@ -1,10 +1,13 @@
 "The operations overview rendered end to end on the small demo workspace, checked against figures recomputed with pandas."
-import hashlib, json, re
+import hashlib
+import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser import chromium
 
 from llmops_nb.reports import run_report
 
@@ -114,8 +117,8 @@ def test_kpis_against_targets(runs, calls, demo_workspace):
 
 
 def test_data_quality_accounts_for_every_row(runs, calls, demo_workspace):
-    from llmops_nb.demo import PLANTED
     from llmops_nb import logs
+    from llmops_nb.demo import PLANTED
     from llmops_nb.i18n import t
     quarantined = len(logs.load_quarantine(demo_workspace))
     assert quarantined == len(PLANTED["malformed"])  # every planted bad line, and nothing else
@@ -170,31 +173,25 @@ def test_manifest_hashes_match(runs, demo_workspace):
 
 @pytest.mark.browser
 def test_report_in_chromium_offline(runs, calls, tmp_path):
-    from playwright.sync_api import sync_playwright
     e = expected(calls)
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-        try:
-            for loc, run in runs.items():
-                page = browser.new_page(viewport={"width": 1100, "height": 900})
-                attempted = []
-                def route(r):
-                    if r.request.url.startswith("file:"): return r.continue_()
-                    attempted.append(r.request.url); return r.abort()
-                page.route("**/*", route)
-                page.goto(run.html.as_uri())
-                charts = page.locator("figure.chart svg")
-                assert charts.count() >= 9
-                for i in range(charts.count()):
-                    box = charts.nth(i).bounding_box()
-                    assert box and box["width"] > 300 and box["height"] > 80
-                tiles = page.locator(".kpi .value")
-                assert tiles.first.is_visible() and tiles.first.inner_text() == f"{e['calls']:,}"
-                assert page.get_by_text(f"{e['p95']:,.2f} s").first.is_visible()
-                title = {"ja": "LLM 運用概況", "en": "LLM operations overview"}[loc]
-                assert page.locator("h1").inner_text() == title
-                assert attempted == []
-                page.screenshot(path=str(tmp_path / f"operations_{loc}.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        for loc, run in runs.items():
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            attempted = []
+            def route(r):
+                if r.request.url.startswith("file:"): return r.continue_()
+                attempted.append(r.request.url); return r.abort()
+            page.route("**/*", route)
+            page.goto(run.html.as_uri())
+            charts = page.locator("figure.chart svg")
+            assert charts.count() >= 9
+            for i in range(charts.count()):
+                box = charts.nth(i).bounding_box()
+                assert box and box["width"] > 300 and box["height"] > 80
+            tiles = page.locator(".kpi .value")
+            assert tiles.first.is_visible() and tiles.first.inner_text() == f"{e['calls']:,}"
+            assert page.get_by_text(f"{e['p95']:,.2f} s").first.is_visible()
+            title = {"ja": "LLM 運用概況", "en": "LLM operations overview"}[loc]
+            assert page.locator("h1").inner_text() == title
+            assert attempted == []
+            page.screenshot(path=str(tmp_path / f"operations_{loc}.png"), full_page=True)

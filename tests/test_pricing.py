@@ -1,7 +1,8 @@
 "Pricing: hand-worked invoices for every billing rule, agreement with genai-prices, validation errors, CLI; benchmarks."
-import os, resource, subprocess, sys, textwrap, time
+import subprocess
+import sys
+import time
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,24 @@ import pandas as pd
 import pytest
 
 from llmops_nb import schema
-from llmops_nb.pricing import (PriceBook, PriceBookError, parse_price_book, load_price_book, price_requests, unpriced_calls,
-                               cost_totals, calc_price_per_row, random_calls, price_parquet, price_table, cli_price,
-                               catalogue_version, EXAMPLE_PRICE_BOOK, UNPRICED_MODEL, UNPRICED_USAGE)
+from llmops_nb.pricing import (
+    EXAMPLE_PRICE_BOOK,
+    UNPRICED_MODEL,
+    UNPRICED_USAGE,
+    PriceBook,
+    PriceBookError,
+    calc_price_per_row,
+    catalogue_version,
+    cli_price,
+    cost_totals,
+    load_price_book,
+    parse_price_book,
+    price_parquet,
+    price_requests,
+    price_table,
+    random_calls,
+    unpriced_calls,
+)
 
 CAT = PriceBook()  # the public catalogue alone
 
@@ -187,7 +203,8 @@ def test_cli_price(tmp_path, capsys):
 def priced_demo(demo_raw_workspace, tmp_path_factory):
     "The demo logs (3,000 rows) with the demo's price book, read from the raw JSONL (no ingest needed)."
     import shutil
-    from llmops_nb.cost import write_demo_cost, _workspace_calls
+
+    from llmops_nb.cost import _workspace_calls, write_demo_cost
     ws = tmp_path_factory.mktemp("pricing_demo") / "ws"
     shutil.copytree(demo_raw_workspace, ws)
     write_demo_cost(ws)
@@ -219,7 +236,7 @@ def test_demo_price_book_rules(priced_demo):
 
 def _demo_frame(rows: int, seed: int = 42) -> pd.DataFrame:
     "`rows` demo calls generated in memory (the demo generator's own day plan and columns)."
-    from llmops_nb.demo import demo_days, day_plan, generate_day, USE_CASE_LIST
+    from llmops_nb.demo import USE_CASE_LIST, day_plan, demo_days, generate_day
     days = demo_days()
     plan = day_plan(days, rows, seed)
     parts = []
@@ -237,6 +254,7 @@ def _demo_frame(rows: int, seed: int = 42) -> pd.DataFrame:
 def _as_stored(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     "`df` written to Parquet and read back as the store keeps it: low-cardinality text columns dictionary-encoded."
     import pyarrow.parquet as pq
+
     from llmops_nb.pricing import DICTIONARY_COLUMNS
     df.to_parquet(path)
     return pq.read_table(path, read_dictionary=list(DICTIONARY_COLUMNS)).to_pandas()
@@ -295,7 +313,8 @@ print(f"{int(agg.calls.sum())} {dt:.2f} {resource.getrusage(resource.RUSAGE_SELF
 
 @pytest.mark.bench
 def test_bench_10m_rows_bounded_memory(tmp_path):
-    import pyarrow as pa, pyarrow.parquet as pq
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     base = _demo_frame(1_000_000)
     cols = ["ts_start", "request_id", "provider_name", "request_model", "response_model", "service_tier", "is_batch", "input_tokens",
             "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens", "reasoning_output_tokens"]

@@ -1,5 +1,7 @@
 "Prompt registry: semantic-version ordering, validation errors with file/line/rule, diffs, rendering, usage links."
-import difflib, json, random
+import difflib
+import json
+import random
 from pathlib import Path
 
 import pandas as pd
@@ -121,7 +123,7 @@ def test_demo_registry_covers_every_version_the_demo_logs_use(demo_raw_workspace
             except ValueError: continue  # the demo plants malformed lines; the logs loader quarantines them
             if isinstance(r, dict) and "prompt_version" in r: recs.append({k: r.get(k) for k in ("request_id", "prompt_name", "prompt_version")})
     logs = pd.DataFrame(recs)
-    from llmops_nb.evals import write_demo_evals, list_runs
+    from llmops_nb.evals import list_runs, write_demo_evals
     write_demo_evals(ws)
     u = P.prompt_usage(logs, ws, runs=list_runs(ws))
     used = u[u.calls > 0]

@@ -341,17 +341,18 @@ def test_empty_and_missing_text():
 
 # ---------------------------------------------------------------- CLI
 def test_cli_scan(tmp_path, capsys):
+    from llmops_nb.cli.scan import cli_scan
     p = tmp_path / "log.csv"
     small_log().to_csv(p, index=False)
     out = tmp_path / "findings.parquet"
-    assert S.cli_safety(["--input", str(p), "--out", str(out), "--fail-on", "injection"]) == 2
+    assert cli_scan(["--input", str(p), "--out", str(out), "--fail-on", "injection"]) == 2
     assert len(pd.read_parquet(out)) == 5
     printed = capsys.readouterr().out
     assert "Requests: 5" in printed and "Prompt injection: 1" in printed
-    assert S.cli_safety(["--input", str(p), "--locale", "ja"]) == 0
+    assert cli_scan(["--input", str(p), "--locale", "ja"]) == 0
     assert "リクエスト数: 5" in capsys.readouterr().out
     with pytest.raises(SystemExit) as e:
-        S.cli_safety(["--input", str(p), "--fail-on", "viruses"])
+        cli_scan(["--input", str(p), "--fail-on", "viruses"])
     assert e.value.code == 2 and "unknown family viruses" in capsys.readouterr().err
 
 

@@ -1,8 +1,10 @@
 """Benchmarks of llmops_nb.safety (run by `make bench`): PII throughput and F1 against Presidio's pattern recognizers,
 PII precision/recall on a generated labelled set, prompt-injection precision/recall on the public `bastioncorpus`."""
 import os
+
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")   # Presidio's tldextract must not fetch the suffix list
-import hashlib, time
+import hashlib
+import time
 
 import numpy as np
 import pandas as pd
