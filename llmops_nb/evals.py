@@ -25,9 +25,9 @@ from .eval_demo import (  # demo
     DEMO_EVALS, DEMO_GATE, write_demo_evals)
 
 # %% auto #0
-__all__ = ['cli_gate', 'DATASET_COLUMNS', 'EvalDataError', 'read_dataset', 'write_dataset', 'RUN_ID', 'OUTPUT_COLUMNS',
-           'EvalRunError', 'make_run', 'save_run', 'load_run', 'list_runs', 'TOKEN_RE', 'Texts', 'normalize_text',
-           'tokenize', 'tokenize_all', 'ngram_overlap', 'exact_match', 'contains_match', 'regex_match', 'json_valid',
+__all__ = ['DATASET_COLUMNS', 'EvalDataError', 'read_dataset', 'write_dataset', 'RUN_ID', 'OUTPUT_COLUMNS', 'EvalRunError',
+           'make_run', 'save_run', 'load_run', 'list_runs', 'TOKEN_RE', 'Texts', 'normalize_text', 'tokenize',
+           'tokenize_all', 'ngram_overlap', 'exact_match', 'contains_match', 'regex_match', 'json_valid',
            'json_schema_valid', 'token_f1', 'rouge_l', 'chrf', 'edit_similarity', 'REFUSAL_PATTERNS', 'REFUSAL_RE',
            'is_refusal', 'length_within', 'groundedness', 'SOFT_METRICS', 'CHECK_METRICS', 'INFO_METRICS',
            'RAW_METRICS', 'LOWER_IS_BETTER', 'METRICS', 'ScoreConfig', 'score_run', 'poisson_weights',
@@ -51,27 +51,3 @@ _all_ = [
     'load_thresholds', 'GateResult', 'gate', 'run_gate', 'gate_text', 'Agreement',
     'cohen_kappa', 'read_feedback', 'feedback_from_requests', 'join_feedback', 'default_pairs', 'prompt_diff',
     'safety_findings', 'safety_counts', 'DEMO_EVALS', 'DEMO_GATE', 'write_demo_evals']
-
-# %% ../nbs/34_evals.ipynb #3806c460
-import json, sys
-
-# %% ../nbs/34_evals.ipynb #da8f1306
-def cli_gate(argv: list[str]) -> int:
-    "`llmops-nb gate`: compare two stored runs against a thresholds file; exit 0 pass, 1 regression, 2 bad input."
-    import argparse
-    ap = argparse.ArgumentParser(prog="llmops-nb gate", description="Release gate: candidate eval run vs baseline run.")
-    ap.add_argument("--baseline", required=True, help="baseline run id (in the workspace) or .parquet path")
-    ap.add_argument("--candidate", required=True, help="candidate run id or .parquet path")
-    ap.add_argument("--thresholds", required=True, help="YAML file with the gate's rules")
-    ap.add_argument("--workspace", default=None, help="workspace folder (default: current settings)")
-    ap.add_argument("--locale", default="en", choices=("ja", "en"))
-    ap.add_argument("--json", dest="as_json", action="store_true", help="print the rule table as JSON")
-    ap.add_argument("--n-boot", type=int, default=1000)
-    try: a = ap.parse_args(argv)
-    except SystemExit as e: return int(e.code or 0)
-    try: res = run_gate(a.baseline, a.candidate, a.thresholds, a.workspace, n_boot=a.n_boot)
-    except (EvalDataError, EvalRunError, FileNotFoundError, ValueError) as e:
-        print(f"llmops-nb gate: {e}", file=sys.stderr); return 2
-    if a.as_json: print(json.dumps(dict(passed=res.passed, rules=json.loads(res.table.to_json(orient="records"))), ensure_ascii=False))
-    else: print(gate_text(res, a.locale), end="")
-    return res.exit_code

@@ -11,7 +11,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['GENESIS', 'LEDGER_FILE', 'file_sha256', 'canonical', 'entry_hash', 'append_manifest', 'Verification', 'file_entries',
-           'verify', 'latest_manifest', 'ledger_path', 'record_run', 'cli_verify']
+           'verify', 'latest_manifest', 'ledger_path', 'record_run']
 
 # %% ../nbs/37_ledger.ipynb #6096070a
 GENESIS = "0" * 64  # `prev` of the first entry
@@ -172,23 +172,3 @@ def record_run(run, ledger=None, workspace=None) -> dict:
         ws = workspace or (getattr(run, "params", {}) or {}).get("workspace")
         ledger = ledger_path(ws)
     return append_manifest(ledger, manifest)
-
-# %% ../nbs/37_ledger.ipynb #9f570a9c
-def cli_verify(argv: list[str]) -> int:
-    "`llmops-nb verify [LEDGER] [--workspace DIR] [--quiet]`; returns the exit status."
-    import argparse, sys
-    p = argparse.ArgumentParser(prog="llmops-nb verify", description="Re-hash the evidence ledger and every file its manifests name.")
-    p.add_argument("ledger", nargs="?", help=f"ledger file (default: the workspace's reports/{LEDGER_FILE})")
-    p.add_argument("--workspace", "-w", help="workspace folder (default: current settings)")
-    p.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
-    a = p.parse_args(argv)
-    path = Path(a.ledger) if a.ledger else ledger_path(a.workspace)
-    try: v = verify(path)
-    except FileNotFoundError as e: print(f"llmops-nb verify: error: {e}", file=sys.stderr); return 2
-    if not v.ok:
-        print(f"✗ {v}", file=sys.stderr)
-        if not a.quiet:
-            for x in v.problems: print(f"  {x}", file=sys.stderr)
-        return 1
-    print(f"✓ {v}" + (f" ({len(v.superseded)} file(s) superseded by later runs)" if v.superseded else ""))
-    return 0

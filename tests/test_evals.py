@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from llmops_nb import evals as E
+from llmops_nb.cli.gate import cli_gate
 
 JA = ["契約期間は2年です", "経費精算は毎月25日締めで、翌月10日に支払われます。", "申し訳ありませんが、お答えできません。",
       "東京本社の会議室は14日前から予約できます。", "ＡＢＣ株式会社の担当者は佐藤です", "", "  ", "ｶﾀｶﾅ と ひらがな", "了解", "x"]
@@ -291,8 +292,8 @@ def test_comparison_numbers_against_independent_computation(demo_evals):
 @pytest.mark.parametrize("dataset, code", [("support_en", 1), ("knowledge_ja", 0)])
 def test_cli_gate_exit_codes(demo_evals, capsys, dataset, code):
     ws, _ = demo_evals
-    rc = E.cli_gate(["--baseline", f"{dataset}-baseline", "--candidate", f"{dataset}-candidate",
-                     "--thresholds", str(ws / "evals" / "gate.yaml"), "--workspace", str(ws), "--json"])
+    rc = cli_gate(["--baseline", f"{dataset}-baseline", "--candidate", f"{dataset}-candidate",
+                   "--thresholds", str(ws / "evals" / "gate.yaml"), "--workspace", str(ws), "--json"])
     assert rc == code
     out = json.loads(capsys.readouterr().out)
     assert out["passed"] is (code == 0)
@@ -305,12 +306,12 @@ def test_cli_gate_bad_input_exits_2(demo_evals, tmp_path, capsys):
     ws, _ = demo_evals
     bad = tmp_path / "g.yaml"; bad.write_text("metrics:\n  pass_rate: {min: lots}\n")
     args = ["--baseline", "support_en-baseline", "--candidate", "support_en-candidate", "--workspace", str(ws)]
-    assert E.cli_gate(args + ["--thresholds", str(bad)]) == 2
+    assert cli_gate(args + ["--thresholds", str(bad)]) == 2
     assert "g.yaml:2: rule.value" in capsys.readouterr().err
-    assert E.cli_gate(["--baseline", "nope", "--candidate", "support_en-candidate", "--thresholds",
-                       str(ws / "evals" / "gate.yaml"), "--workspace", str(ws)]) == 2
+    assert cli_gate(["--baseline", "nope", "--candidate", "support_en-candidate", "--thresholds",
+                     str(ws / "evals" / "gate.yaml"), "--workspace", str(ws)]) == 2
     assert "no eval run 'nope'" in capsys.readouterr().err
-    assert E.cli_gate(["--baseline", "x"]) == 2  # argparse usage error
+    assert cli_gate(["--baseline", "x"]) == 2  # argparse usage error
 
 
 def test_feedback_kappa_on_demo(demo_evals):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from llmops_nb import ledger as L
+from llmops_nb.cli.verify import cli_verify
 
 
 def _run(folder: Path, name: str, text: str) -> Path:
@@ -99,13 +100,13 @@ def test_rerun_supersedes_not_tampering(ledger, tmp_path):
 
 
 def test_cli_verify(ledger, tmp_path, capsys):
-    assert L.cli_verify([str(ledger)]) == 0
+    assert cli_verify([str(ledger)]) == 0
     assert capsys.readouterr().out.startswith(f"✓ {ledger}: 3 entries, 12 files re-hashed: all match")
     _flip(tmp_path / "run2" / "results.json", 2)
-    assert L.cli_verify([str(ledger)]) == 1
+    assert cli_verify([str(ledger)]) == 1
     err = capsys.readouterr().err
     assert "1 problem(s); first: entry 3: file changed" in err and "results.json" in err
-    assert L.cli_verify([str(tmp_path / "missing.jsonl")]) == 2
+    assert cli_verify([str(tmp_path / "missing.jsonl")]) == 2
     ws = tmp_path / "ws"; (ws / "reports").mkdir(parents=True); (ws / "settings.ini").write_text("[organisation]\nlocale = en\n")
     L.append_manifest(L.ledger_path(ws), dict(report="x", outputs=[]))
-    assert L.cli_verify(["--workspace", str(ws)]) == 0
+    assert cli_verify(["--workspace", str(ws)]) == 0

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from llmops_nb import schema
+from llmops_nb.cli.price import cli_price
 from llmops_nb.pricing import (
     EXAMPLE_PRICE_BOOK,
     UNPRICED_MODEL,
@@ -18,7 +19,6 @@ from llmops_nb.pricing import (
     PriceBookError,
     calc_price_per_row,
     catalogue_version,
-    cli_price,
     cost_totals,
     load_price_book,
     parse_price_book,
