@@ -22,10 +22,9 @@ _CITIES = [("ニューヨーク", 32000), ("ロンドン", 30000), ("シンガ�
 _NAMES_JA = ["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村"]
 _DAYS_JA = ["月曜日", "火曜日", "水曜日", "木曜日", "金曜日"]
 
-# %% ../nbs/34d_eval_demo.ipynb #fc5e5a02
-def _ja_case(k: int, rng) -> dict:
-    "One knowledge_ja case (template chosen by k), with its expected answer and two wrong answers."
-    kind, o = k % 9, _OFFICES[rng.integers(len(_OFFICES))]
+# %% ../nbs/34d_eval_demo.ipynb #72127379
+def _ja_case_first(kind: int, o: str, rng) -> dict|None:
+    "A knowledge_ja case of templates 0–4 (`kind`), for the office drawn; None for the other templates."
     if kind == 0:
         d, p = int(rng.choice([20, 25, 31])), int(rng.choice([5, 10, 15]))
         dd = "末" if d == 31 else f"{d}日"
@@ -57,6 +56,12 @@ def _ja_case(k: int, rng) -> dict:
                     context=f"[1] ITヘルプデスク案内: VPNの障害は内線{ext}(受付 {h1}時〜{h2}時)へ連絡する。",
                     expected=f"ITヘルプデスクの内線{ext}に連絡してください。受付は{h1}時から{h2}時です。[1]",
                     alt=f"内線{ext}のITヘルプデスクへ連絡してください({h1}時〜{h2}時受付)。[1]")
+    return None
+
+
+# %% ../nbs/34d_eval_demo.ipynb #f10503ca
+def _ja_case_rest(kind: int, o: str, rng) -> dict:
+    "A knowledge_ja case of templates 5–8 (`kind`), for the office drawn."
     if kind == 5:
         city, yen = _CITIES[rng.integers(len(_CITIES))]
         return dict(tags=["経費", "出張"], input=f"{city}へ出張するときの宿泊費の上限はいくらですか?",
@@ -85,6 +90,14 @@ def _ja_case(k: int, rng) -> dict:
                 alt="社内文書にはメニューの記載が見つかりません(営業時間は11時30分〜14時です)。[1]",
                 wrong=f"{day}のメニューはカレーライスと日替わり定食です。")
 
+
+# %% ../nbs/34d_eval_demo.ipynb #fc5e5a02
+def _ja_case(k: int, rng) -> dict:
+    "One knowledge_ja case (template chosen by k), with its expected answer and two wrong answers."
+    kind, o = k % 9, _OFFICES[rng.integers(len(_OFFICES))]
+    return _ja_case_first(kind, o, rng) or _ja_case_rest(kind, o, rng)
+
+
 # %% ../nbs/34d_eval_demo.ipynb #7267e58f
 _PRODUCTS = ["Nimbus Notes", "Nimbus Drive", "Nimbus Chat", "Nimbus Forms"]
 _PLANS = ["Starter", "Team", "Business", "Enterprise"]
@@ -98,10 +111,9 @@ _TICKETS = [("I was charged twice for my subscription this month.", "billing", "
             ("Do you have stickers I could order for our office?", "other", "low")]
 _FIRST = ["aiko", "ken", "maria", "li", "omar", "sofia", "tom", "yuki"]
 
-# %% ../nbs/34d_eval_demo.ipynb #489db651
-def _en_case(k: int, rng) -> dict:
-    "One support_en case (template chosen by k), with its expected answer and a wrong one."
-    kind, prod, plan = k % 9, _PRODUCTS[rng.integers(4)], _PLANS[rng.integers(4)]
+# %% ../nbs/34d_eval_demo.ipynb #360a72ab
+def _en_case_first(kind: int, prod: str, plan: str, rng) -> dict|None:
+    "A support_en case of templates 0–4 (`kind`), for the product and plan drawn; None for the other templates."
     if kind == 0:
         m = int(rng.choice([15, 30, 60]))
         return dict(tags=["account"], input=f"How do I reset my password for {prod}?",
@@ -136,6 +148,12 @@ def _en_case(k: int, rng) -> dict:
                     context=f"[Policy 1.4] Support in {region} is available {h1}:00-{h2}:00 local time, Monday to Friday.",
                     expected=f"Support in {region} is available from {h1}:00 to {h2}:00 local time, Monday to Friday.",
                     alt=f"We are available Monday to Friday, {h1}:00-{h2}:00 local time in {region}.")
+    return None
+
+
+# %% ../nbs/34d_eval_demo.ipynb #6a17c0fe
+def _en_case_rest(kind: int, prod: str, plan: str, rng) -> dict:
+    "A support_en case of templates 5–8 (`kind`), for the product and plan drawn."
     if kind == 5:
         text, cat, pri = _TICKETS[rng.integers(len(_TICKETS))]
         js = json.dumps({"category": cat, "priority": pri})
@@ -166,6 +184,14 @@ def _en_case(k: int, rng) -> dict:
                 context="[Policy 2.4] Contact details are changed by the customer under Account > Profile; agents cannot change them in chat.",
                 expected="Contact details are updated under Account > Profile. Agents can't change them in chat, but I can connect you to a human agent.",
                 alt=f"Please update your contact details under Account > Profile; we can't change {email} from the chat.")
+
+
+# %% ../nbs/34d_eval_demo.ipynb #489db651
+def _en_case(k: int, rng) -> dict:
+    "One support_en case (template chosen by k), with its expected answer and a wrong one."
+    kind, prod, plan = k % 9, _PRODUCTS[rng.integers(4)], _PLANS[rng.integers(4)]
+    return _en_case_first(kind, prod, plan, rng) or _en_case_rest(kind, prod, plan, rng)
+
 
 # %% ../nbs/34d_eval_demo.ipynb #43b71395
 _POLITE = {"ja": (["はい、", "回答: "], ["", "以上です。"]), "en": (["Sure! ", "Hi! "], [" Thanks!", " Hope this helps."])}

@@ -15,6 +15,8 @@ import pyarrow as pa
 
 from .i18n import register_labels
 from .schema import COLUMNS, COLUMN_NAMES, Check, add_check_columns, requestlog_checks, requestlog_dtypes
+from .errors import LlmopsError
+
 
 # %% auto #0
 __all__ = ['RULES', 'USER_KEYS', 'TIER_ALIASES', 'QUARANTINE_COLUMNS', 'IdSet', 'LogReadError', 'LogFormatError', 'coerce',
@@ -22,11 +24,11 @@ __all__ = ['RULES', 'USER_KEYS', 'TIER_ALIASES', 'QUARANTINE_COLUMNS', 'IdSet', 
            'hash_pairs', 'key_hashes', 'KeyIndex', 'split']
 
 # %% ../nbs/11_log_rules.ipynb #28b87187
-class LogReadError(ValueError):
+class LogReadError(LlmopsError, ValueError):
     "A log file that cannot be read; the message names the file, the line (when known) and the rule."
     def __init__(self, file, reason: str, line: int|None = None, rule: str = "unreadable"):
-        self.file, self.reason, self.line, self.rule = str(file), reason, line, rule
-        super().__init__(f"{file}{f':{line}' if line else ''}: {rule}: {reason}")
+        self.reason = reason
+        super().__init__(reason, file, line, rule)
 
 # %% ../nbs/11_log_rules.ipynb #f4d66b3b
 class LogFormatError(LogReadError):

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from .i18n import t, check_locale
 from .config import node_line
+from .errors import LlmopsError
+
 
 # %% auto #0
 __all__ = ['ROLES', 'FLAGS', 'BankError', 'bank_dir', 'builtin_banks', 'yaml_line', 'validate_bank_doc', 'Bank', 'load_bank',
@@ -23,7 +25,7 @@ ROLES = ("data_scientist", "ml_engineer", "data_engineer", "software_engineer", 
 FLAGS = ("trains_models", "uses_llm", "uses_rag", "fine_tunes", "real_time", "customer_facing", "uses_agents")
 
 # %% ../nbs/35a_maturity_bank.ipynb #039317af
-class BankError(ValueError):
+class BankError(LlmopsError, ValueError):
     "A question bank that breaks the schema or a cross-field rule; the message names file, line and rule."
 
 # %% ../nbs/35a_maturity_bank.ipynb #f97f32d0

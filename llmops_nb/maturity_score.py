@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from .maturity_bank import (Bank, _schema, _schema_errors, assessments_dir, bank_dimensions, bank_items,
                                      builtin_banks, load_bank, yaml_line)
+from .errors import LlmopsError
+
 
 # %% auto #0
 __all__ = ['ASSESSMENT_FORMAT', 'ANSWER_CODES', 'CONFIDENCE', 'MET_AT', 'CLAIM_AT', 'DISAGREE_AT', 'AssessmentError',
@@ -20,7 +22,7 @@ __all__ = ['ASSESSMENT_FORMAT', 'ANSWER_CODES', 'CONFIDENCE', 'MET_AT', 'CLAIM_A
            'score_assessment', 'StatementVerdict', 'statement_verdict']
 
 # %% ../nbs/35b_maturity_score.ipynb #fc76fa82
-class AssessmentError(ValueError):
+class AssessmentError(LlmopsError, ValueError):
     "An assessment document that breaks its schema or refers to unknown items; the message names file, line and rule."
 
 # %% ../nbs/35b_maturity_score.ipynb #534c75cb

@@ -10,6 +10,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 import pandas as pd
+from .errors import LlmopsError
+
 
 # %% auto #0
 __all__ = ['RATE_PARTS', 'OTEL_TO_CATALOGUE', 'SELF_HOSTED', 'SERVICE_TIERS', 'EXAMPLE_PRICE_BOOK', 'PRICE_BOOK_FILE', 'UNPRICED',
@@ -270,7 +272,7 @@ class PriceBook:
     def catalogue(self) -> str: return catalogue_version()
 
 # %% ../nbs/13a_price_book.ipynb #c6998982
-class PriceBookError(ValueError):
+class PriceBookError(LlmopsError, ValueError):
     "A mistake in a price-book or budgets file; the message names file, line, key and rule."
 
 # %% ../nbs/13a_price_book.ipynb #7e9a1365

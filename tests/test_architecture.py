@@ -167,14 +167,12 @@ def test_package_inits_only_reexport():
             assert ok, f"{p}: line {node.lineno}: a package __init__ holds only imports, a docstring and __all__/__version__"
 
 
-@pytest.mark.xfail(strict=False, reason="module splits are still under way (issue 12); the lead decides at the end")
 def test_no_module_over_limit():
     big = {str(p.relative_to(ROOT)): n for p in PKG.rglob("*.py") if p.name != "_modidx.py"
            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
     assert big == {}, f"modules over {MAX_MODULE_LINES} lines: {big}"
 
 
-@pytest.mark.xfail(strict=False, reason="cell splits are still under way (issue 12); the lead decides at the end")
 def test_no_exported_cell_over_limit():
     long = []
     for nb in sorted(NBS.glob("*.ipynb")):

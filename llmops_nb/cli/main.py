@@ -53,20 +53,11 @@ def usage() -> str:
     return ("usage: llmops-nb COMMAND [options]\n\ncommands:\n" + "\n".join(lines) +
             "\n\nRun `llmops-nb COMMAND --help` for a command's options.")
 
-# %% ../../nbs/60_cli.ipynb #c4be604d
-_OLD_HOMES = {  # commands not yet moved into `llmops_nb.cli`: where they still live
-    "price": "llmops_nb.pricing:cli_price", "gate": "llmops_nb.evals:cli_gate", "verify": "llmops_nb.ledger:cli_verify",
-}
-
 # %% ../../nbs/60_cli.ipynb #559e9ed4
 def load_command(name: str):
     "The function behind subcommand `name`, imported now."
     target, _ = COMMANDS[name]
     mod, fn = target.split(":")
-    try: return getattr(importlib.import_module(mod), fn)
-    except ModuleNotFoundError as e:
-        if e.name != mod or name not in _OLD_HOMES: raise
-    mod, fn = _OLD_HOMES[name].split(":")
     return getattr(importlib.import_module(mod), fn)
 
 # %% ../../nbs/60_cli.ipynb #e9090dc3
