@@ -13,7 +13,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG, NBS = ROOT / "llmops_nb", ROOT / "nbs"
