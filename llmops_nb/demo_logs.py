@@ -346,7 +346,8 @@ def generate_day(rng: np.random.Generator,  # the day's generator: default_rng([
         input_text=inp_txt, output_text=out_txt, quality_score=quality, feedback=feedback, _model=model, _dept=dept)
 
 # %% ../nbs/90b_demo_logs.ipynb #82b40c51
-JSON_COLUMNS = tuple(c for c in COLUMN_NAMES if c not in ("source_file", "source_line"))
+_NOT_GENERATED = ("custom_id", "cache_creation_1h_input_tokens", "finish_reasons", "system_instructions", "ts_source")  # columns the demo leaves empty
+JSON_COLUMNS = tuple(c for c in COLUMN_NAMES if c not in ("source_file", "source_line", *_NOT_GENERATED))
 
 def _frame(cols: dict) -> pd.DataFrame:
     "The JSON-ready frame of generated columns, in RequestLog order (text kept as Python objects: no conversion)."

@@ -14,12 +14,13 @@ import pandas as pd
 from .log_readers import (
     CHUNK_BYTES, Head, RawBatch, _json_records, _keys, iter_flat, read_head, register_reader)
 from .log_rules import _blank_to_na
+from .schema import normalize_provider
 
 # %% auto #0
-__all__ = ['META_ALIASES', 'RESPONSES_STATUS', 'ANTHROPIC_ERROR_STATUS', 'GENAI_OPERATIONS', 'DIMENSIONS', 'LITELLM_PROVIDERS',
-           'MODEL_PROVIDERS', 'wrapper_meta', 'map_openai', 'map_openai_batch', 'map_anthropic', 'map_anthropic_batch',
-           'map_gemini', 'otlp_spans', 'map_otlp', 'read_otlp', 'guess_provider', 'map_litellm', 'map_langfuse',
-           'provider_reader']
+__all__ = ['META_ALIASES', 'RESPONSES_STATUS', 'ANTHROPIC_ERROR_STATUS', 'VERTEX_FINISH_REASONS', 'GENAI_OPERATIONS',
+           'DIMENSIONS', 'LITELLM_PROVIDERS', 'MODEL_PROVIDERS', 'wrapper_meta', 'map_openai', 'map_openai_batch',
+           'map_anthropic', 'map_anthropic_batch', 'map_gemini', 'otlp_spans', 'map_otlp', 'read_otlp',
+           'guess_provider', 'map_litellm', 'map_langfuse', 'provider_reader']
 
 # %% ../nbs/12a_log_providers.ipynb #0376b183
 def _pick(flat: pd.DataFrame, *paths) -> pd.Series:
@@ -50,6 +51,19 @@ def _first_of(s: pd.Series, fn: Callable) -> pd.Series:
         except (KeyError, IndexError, TypeError, AttributeError): return None
     return pd.Series([get(v) for v in s], index=s.index, dtype=object)
 
+# %% ../nbs/12a_log_providers.ipynb #4b5d77b8
+def _joined(s: pd.Series, fn: Callable) -> pd.Series:
+    "`fn(item)` of every item of list values of `s`, lower-cased and comma-joined (None where there are none)."
+    def get(v):
+        if not isinstance(v, list): return None
+        out = []
+        for it in v:
+            try: x = fn(it)
+            except (KeyError, IndexError, TypeError, AttributeError): x = None
+            if x is not None and str(x).strip(): out.append(str(x).strip().lower())
+        return ",".join(out) or None
+    return pd.Series([get(v) for v in s], index=s.index, dtype=object)
+
 # %% ../nbs/12a_log_providers.ipynb #ddc31b86
 def _epoch(s: pd.Series) -> pd.Series:
     "Timestamps from Unix epoch numbers (seconds, or milliseconds/nanoseconds when that large); text left as is."
@@ -71,7 +85,8 @@ META_ALIASES = {  # RequestLog column (or helper) → wrapper field names, searc
     "service_name": ("service_name", "service"),
     **{c: (c,) for c in ("trace_id", "department", "team", "project", "cost_center", "use_case", "prompt_name",
                          "prompt_version", "quality_score", "feedback", "status_code", "error_type", "request_model",
-                         "provider_name", "operation_name", "input_text", "service_tier", "is_batch", "usage_source")},
+                         "provider_name", "operation_name", "input_text", "service_tier", "is_batch", "usage_source",
+                         "custom_id", "system_instructions")},
 }
 _META_PREFIXES = ("", "metadata.", "response.metadata.")
 
@@ -124,6 +139,7 @@ def map_openai(flat: pd.DataFrame, prefixes=("response.", "")) -> pd.DataFrame:
     status = g("status")
     finish = _first_of(g("choices"), lambda l: l[0]["finish_reason"])
     finish = finish.where(finish.notna(), status.map(RESPONSES_STATUS).where(status.ne("incomplete"), g("incomplete_details.reason")))
+    finishes = _joined(g("choices"), lambda c: c["finish_reason"])
     text = _first_of(g("choices"), lambda l: l[0]["message"]["content"])
     text = text.where(text.notna(), _first_of(g("output"), _responses_text))
     error, rid = g("error.code", "error.type"), g("id")
@@ -133,7 +149,7 @@ def map_openai(flat: pd.DataFrame, prefixes=("response.", "")) -> pd.DataFrame:
         service_tier=g("service_tier"), input_tokens=inp, cache_read_input_tokens=cached.fillna(0).where(inp.notna()),
         cache_creation_input_tokens=pd.Series(0.0, index=flat.index).where(inp.notna()), output_tokens=out,
         reasoning_output_tokens=_num(g("usage.completion_tokens_details.reasoning_tokens", "usage.output_tokens_details.reasoning_tokens")),
-        finish_reason=finish, output_text=text, error_type=error,
+        finish_reason=finish, finish_reasons=finishes.where(finishes.notna(), finish), output_text=text, error_type=error,
         status_code=pd.Series(200.0, index=flat.index).where((rid.notna() | inp.notna()) & error.isna()),
         _user=g("user", "safety_identifier")), index=flat.index)
 
@@ -144,7 +160,7 @@ def map_openai_batch(flat: pd.DataFrame) -> pd.DataFrame:
     df["status_code"] = _num(_pick(flat, "response.status_code"))
     df["error_type"] = _pick(flat, "error.code", "response.body.error.code", "response.body.error.type")
     df["request_id"] = df.request_id.where(df.request_id.notna(), _pick(flat, "response.request_id", "id"))
-    df["service_tier"], df["is_batch"] = "batch", True
+    df["service_tier"], df["is_batch"], df["custom_id"] = "batch", True, _pick(flat, "custom_id")
     created = pd.to_datetime(df.ts_start, utc=True, errors="coerce")
     if created.notna().any(): df["ts_start"] = df.ts_start.where(df.ts_start.notna(), created.min())
     return df
@@ -163,13 +179,16 @@ def map_anthropic(flat: pd.DataFrame, prefixes=("response.", "")) -> pd.DataFram
     "RequestLog columns from Anthropic Messages API responses (flat): input = uncached + cache write + cache read."
     g = _getter(flat, prefixes)
     base, cw, cr = _num(g("usage.input_tokens")), _num(g("usage.cache_creation_input_tokens")), _num(g("usage.cache_read_input_tokens"))
+    w5m, w1h = _num(g("usage.cache_creation.ephemeral_5m_input_tokens")), _num(g("usage.cache_creation.ephemeral_1h_input_tokens"))
+    cw = cw.where(cw.notna() | (w5m.isna() & w1h.isna()), w5m.fillna(0) + w1h.fillna(0))  # the split alone: its sum
     has, rid, err = base.notna(), g("id", "request_id"), g("error.type")
     status = err.map(ANTHROPIC_ERROR_STATUS).astype("float64").where(err.notna(), pd.Series(200.0, index=flat.index).where(rid.notna()))
     return pd.DataFrame(dict(
         request_id=rid, provider_name="anthropic", operation_name="chat", request_model=g("model"), response_model=g("model"),
         service_tier=g("usage.service_tier"), input_tokens=base + cw.fillna(0) + cr.fillna(0),
         cache_read_input_tokens=cr.fillna(0).where(has), cache_creation_input_tokens=cw.fillna(0).where(has),
-        output_tokens=_num(g("usage.output_tokens")), finish_reason=g("stop_reason"),
+        cache_creation_1h_input_tokens=w1h.fillna(0).where(has), output_tokens=_num(g("usage.output_tokens")),
+        finish_reason=g("stop_reason"), finish_reasons=g("stop_reason"),
         output_text=_first_of(g("content"), _text_blocks), error_type=err, status_code=status), index=flat.index)
 
 # %% ../nbs/12a_log_providers.ipynb #6ea07c47
@@ -180,8 +199,25 @@ def map_anthropic_batch(flat: pd.DataFrame) -> pd.DataFrame:
     ok = rtype.eq("succeeded")
     df["error_type"] = df.error_type.where(ok, err.where(err.notna(), rtype))
     df["status_code"] = pd.Series(200.0, index=flat.index).where(ok, err.map(ANTHROPIC_ERROR_STATUS).astype("float64"))
-    df["service_tier"], df["is_batch"] = "batch", True
+    df["service_tier"], df["is_batch"], df["custom_id"] = "batch", True, _pick(flat, "custom_id")
     return df
+
+# %% ../nbs/12a_log_providers.ipynb #ccbde4ff
+VERTEX_FINISH_REASONS = {  # google.cloud.aiplatform.v1 Candidate.FinishReason: the SDK's integer enum → its name
+    0: "FINISH_REASON_UNSPECIFIED", 1: "STOP", 2: "MAX_TOKENS", 3: "SAFETY", 4: "RECITATION", 5: "OTHER", 6: "BLOCKLIST",
+    7: "PROHIBITED_CONTENT", 8: "SPII", 9: "MALFORMED_FUNCTION_CALL", 11: "IMAGE_SAFETY", 12: "IMAGE_PROHIBITED_CONTENT",
+    13: "IMAGE_RECITATION", 14: "IMAGE_OTHER", 15: "UNEXPECTED_TOOL_CALL"}
+
+def _vertex_reason(v):
+    "A finish reason as a name: the Vertex AI SDK's integer enum mapped (`1` → `STOP`), text as it is."
+    if isinstance(v, bool): return v
+    if isinstance(v, (int, float)) and float(v).is_integer(): return VERTEX_FINISH_REASONS.get(int(v), f"unknown_enum_{int(v)}")
+    if isinstance(v, str) and v.strip().isdigit(): return VERTEX_FINISH_REASONS.get(int(v), f"unknown_enum_{int(v)}")
+    return v
+
+def _snake(k: str) -> str:
+    "camelCase → snake_case (`promptTokenCount` → `prompt_token_count`), as the SDKs' `to_dict` writes keys."
+    return "".join("_" + c.lower() if c.isupper() else c for c in k)
 
 # %% ../nbs/12a_log_providers.ipynb #01f13811
 def _gemini_text(cands: list) -> str|None:
@@ -193,19 +229,22 @@ def _gemini_text(cands: list) -> str|None:
 def map_gemini(flat: pd.DataFrame, prefixes=("response.", "")) -> pd.DataFrame:
     "RequestLog columns from Gemini `GenerateContentResponse` objects (flat): output = candidates + thoughts."
     g = _getter(flat, prefixes)
-    u = lambda k: _num(g(f"usageMetadata.{k}"))
+    u = lambda k: _num(g(f"usageMetadata.{k}", f"usage_metadata.{_snake(k)}"))
     prompt, tool, cached, cand, thoughts = (u("promptTokenCount"), u("toolUsePromptTokenCount"), u("cachedContentTokenCount"),
                                            u("candidatesTokenCount"), u("thoughtsTokenCount"))
     has, err = prompt.notna(), g("error.status")
-    finish = _first_of(g("candidates"), lambda l: l[0]["finishReason"])
-    finish = finish.where(finish.notna(), g("promptFeedback.blockReason"))
+    reason = lambda c: _vertex_reason(c.get("finishReason", c.get("finish_reason")))
+    finish, finishes = _first_of(g("candidates"), lambda l: reason(l[0])), _joined(g("candidates"), reason)
+    block = g("promptFeedback.blockReason", "prompt_feedback.block_reason")
+    finish, finishes = finish.where(finish.notna(), block), finishes.where(finishes.notna(), block)
     ok = pd.Series(200.0, index=flat.index).where(has)
     return pd.DataFrame(dict(
-        request_id=g("responseId"), ts_start=g("createTime"), provider_name="gcp.gemini", operation_name="generate_content",
-        request_model=g("modelVersion"), response_model=g("modelVersion"), input_tokens=prompt + tool.fillna(0),
+        request_id=g("responseId", "response_id"), ts_start=g("createTime", "create_time"), provider_name="gcp.gemini",
+        operation_name="generate_content", request_model=g("modelVersion", "model_version"),
+        response_model=g("modelVersion", "model_version"), input_tokens=prompt + tool.fillna(0),
         cache_read_input_tokens=cached.fillna(0).where(has), cache_creation_input_tokens=pd.Series(0.0, index=flat.index).where(has),
         output_tokens=(cand.fillna(0) + thoughts.fillna(0)).where(has | cand.notna()),
-        reasoning_output_tokens=thoughts.fillna(0).where(has), finish_reason=finish,
+        reasoning_output_tokens=thoughts.fillna(0).where(has), finish_reason=finish, finish_reasons=finishes,
         output_text=_first_of(g("candidates"), _gemini_text), error_type=err,
         status_code=ok.where(err.isna(), _num(g("error.code")))), index=flat.index)
 
@@ -451,6 +490,7 @@ def provider_reader(mapper: Callable, json_cols=(), wrapped: bool = True) -> Cal
             messages = []
             frame = mapper(flat) if len(flat) else pd.DataFrame(index=flat.index)
             if wrapped and len(frame): frame = _merge(wrapper_meta(flat.loc[frame.index]), frame)
+            if "provider_name" in frame: frame["provider_name"] = normalize_provider(frame["provider_name"])
             frame["_line"] = flat.loc[frame.index, "_line"].to_numpy() if len(frame) else np.array([], dtype=np.int64)
             if "_raw" in flat.columns and "_raw" not in frame: frame["_raw"] = flat.loc[frame.index, "_raw"]
             if len(flat) > len(frame): messages.append(f"skipped {len(flat) - len(frame)} record(s) that are not model calls")
@@ -499,7 +539,7 @@ _SNIFF = dict(
     litellm=lambda h: "call_type" in _keys(h) and bool(_keys(h) & {"spend", "startTime"}),
     langfuse=_is_langfuse,
     anthropic=_is_anthropic,
-    gemini=lambda h: bool(set(_inner(h)) & {"usageMetadata", "candidates", "modelVersion"}),
+    gemini=lambda h: bool(set(_inner(h)) & {"usageMetadata", "candidates", "modelVersion", "usage_metadata", "model_version"}),
     openai=_is_openai,
 )
 

@@ -12,18 +12,20 @@ from pathlib import Path
 import pandas as pd
 from .errors import LlmopsError
 
-
 # %% auto #0
-__all__ = ['RATE_PARTS', 'OTEL_TO_CATALOGUE', 'SELF_HOSTED', 'SERVICE_TIERS', 'EXAMPLE_PRICE_BOOK', 'PRICE_BOOK_FILE', 'UNPRICED',
-           'Rates', 'Tiered', 'flat', 'catalogue_version', 'catalogue_provider_id', 'catalogue_model', 'price_context',
-           'catalogue_breaks', 'catalogue_price', 'Contract', 'Override', 'SelfHosted', 'selfhost_cost_per_mtok',
-           'PriceBook', 'PriceBookError', 'yaml_with_lines', 'parse_price_book', 'load_price_book', 'Price',
-           'resolve_price', 'key_segments', 'tod_breaks_for', 'price_table']
+__all__ = ['RATE_PARTS', 'CACHE_1H_FACTOR', 'OTEL_TO_CATALOGUE', 'SELF_HOSTED', 'SERVICE_TIERS', 'EXAMPLE_PRICE_BOOK',
+           'PRICE_BOOK_FILE', 'UNPRICED', 'Rates', 'Tiered', 'flat', 'catalogue_version', 'catalogue_provider_id',
+           'catalogue_model', 'price_context', 'catalogue_breaks', 'catalogue_price', 'Contract', 'Override',
+           'SelfHosted', 'selfhost_cost_per_mtok', 'PriceBook', 'PriceBookError', 'yaml_with_lines', 'parse_price_book',
+           'load_price_book', 'Price', 'resolve_price', 'key_segments', 'tod_breaks_for', 'price_table']
 
 # %% ../nbs/13a_price_book.ipynb #73483dd0
-RATE_PARTS = ("input", "cache_read", "cache_write", "output", "reasoning", "fee")
+RATE_PARTS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning", "fee")
 
 # %% ../nbs/13a_price_book.ipynb #36581280
+CACHE_1H_FACTOR = 2.0  # 1-hour cache write = 2 × base input (Anthropic's published rule)
+
+# %% ../nbs/13a_price_book.ipynb #c0571929
 @dataclass(frozen=True)
 class Rates:
     "USD per 1M tokens for each part of a call, and `fee` USD per call."
@@ -33,10 +35,14 @@ class Rates:
     output: float = 0.0  # output tokens (reasoning included unless `reasoning` differs)
     reasoning: float = 0.0  # reasoning output tokens
     fee: float = 0.0  # fixed USD per call
+    cache_write_1h: float|None = None  # input tokens written to the cache for one hour; None: 2 × input (Anthropic's rule)
+
+    def __post_init__(self):
+        if self.cache_write_1h is None: object.__setattr__(self, "cache_write_1h", CACHE_1H_FACTOR * self.input)
 
     def scaled(self, factor: float) -> Rates:
         "Every rate multiplied by `factor` (a discount of 15 % is `scaled(0.85)`)."
-        return Rates(*(getattr(self, p) * factor for p in RATE_PARTS))
+        return Rates(**{p: getattr(self, p) * factor for p in RATE_PARTS})
 
 # %% ../nbs/13a_price_book.ipynb #7b9e6bc3
 @dataclass(frozen=True)
@@ -133,7 +139,7 @@ def _to_rates(model_price) -> Tiered|None:
     "`Tiered` rates from a catalogue `ModelPrice`; None when it has neither an input nor an output price."
     from genai_prices.types import TieredPrices, calc_unit_price
     keys = dict(input="input_mtok", cache_read="cache_read_mtok", cache_write="cache_write_mtok",
-                output="output_mtok", reasoning="output_reasoning_mtok")
+                cache_write_1h="cache_write_1h_mtok", output="output_mtok", reasoning="output_reasoning_mtok")
     vals = {k: getattr(model_price, pk, None) for k, pk in keys.items()}
     if vals["input"] is None and vals["output"] is None: return None
     fee = getattr(model_price, "requests_kcount", None)
@@ -144,7 +150,8 @@ def _to_rates(model_price) -> Tiered|None:
         inp, out = r["input"] or 0.0, r["output"] or 0.0
         bands.append(Rates(inp, inp if r["cache_read"] is None else r["cache_read"],
                            inp if r["cache_write"] is None else r["cache_write"], out,
-                           out if r["reasoning"] is None else r["reasoning"], float(fee) / 1000 if fee else 0.0))
+                           out if r["reasoning"] is None else r["reasoning"], float(fee) / 1000 if fee else 0.0,
+                           r["cache_write_1h"]))
     return Tiered(thresholds, tuple(bands))
 
 # %% ../nbs/13a_price_book.ipynb #1651c0fb
@@ -310,14 +317,15 @@ _RULES = {
                       valid_from=("date", False), valid_to=("date", False), note=("text", False)),
     "overrides": dict(model=("text", True), provider=("text", False), valid_from=("date", False), valid_to=("date", False),
                       input_mtok=("price", True), output_mtok=("price", True), cache_read_mtok=("price", False),
-                      cache_write_mtok=("price", False), reasoning_mtok=("price", False), request_fee_usd=("price", False),
-                      batch_discount=("share", False), tiers=("tiers", False), note=("text", False)),
+                      cache_write_mtok=("price", False), cache_write_1h_mtok=("price", False), reasoning_mtok=("price", False),
+                      request_fee_usd=("price", False), batch_discount=("share", False), tiers=("tiers", False), note=("text", False)),
     "self_hosted": dict(model=("text", True), gpu_hourly_usd=("price", True), gpus=("count", True),
                         tokens_per_s=("positive", True), utilisation=("util", True), gpu=("text", False),
                         input_weight=("price", False), valid_from=("date", False), valid_to=("date", False),
                         note=("text", False)),
     "tiers": dict(above_input_tokens=("count", True), input_mtok=("price", False), output_mtok=("price", False),
-                  cache_read_mtok=("price", False), cache_write_mtok=("price", False), reasoning_mtok=("price", False)),
+                  cache_read_mtok=("price", False), cache_write_mtok=("price", False), cache_write_1h_mtok=("price", False),
+                  reasoning_mtok=("price", False)),
     "fx_rates": dict(date=("date", True), usd_jpy=("positive", True)),
 }
 _KIND_TEXT = dict(text="text", texts="a list of text", price="a number ≥ 0", share="a number from 0 to below 1",
@@ -386,11 +394,11 @@ class _Check:
 def _override_rates(e: dict) -> Tiered:
     "`Tiered` rates from a checked override entry."
     base = dict(input=e["input_mtok"], output=e["output_mtok"], cache_read=e.get("cache_read_mtok"),
-                cache_write=e.get("cache_write_mtok"), reasoning=e.get("reasoning_mtok"))
+                cache_write=e.get("cache_write_mtok"), cache_write_1h=e.get("cache_write_1h_mtok"), reasoning=e.get("reasoning_mtok"))
     def rates(d):
         return Rates(d["input"], d["input"] if d["cache_read"] is None else d["cache_read"],
                      d["input"] if d["cache_write"] is None else d["cache_write"], d["output"],
-                     d["output"] if d["reasoning"] is None else d["reasoning"], e.get("request_fee_usd", 0.0))
+                     d["output"] if d["reasoning"] is None else d["reasoning"], e.get("request_fee_usd", 0.0), d["cache_write_1h"])
     bands, cur = [rates(base)], dict(base)
     for t in e.get("tiers", []):
         cur = {**cur, **{k.removesuffix("_mtok"): v for k, v in t.items() if k.endswith("_mtok")}}

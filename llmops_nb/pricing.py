@@ -209,6 +209,14 @@ def _days_and_seconds(ts: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return secs // 86400, secs, missing  # seconds since the epoch: the time of day is taken only where prices need it
 
 # %% ../nbs/13_pricing.ipynb #c8993d6f
+_OUT, _REAS, _FEE = (RATE_PARTS.index(p) for p in ("output", "reasoning", "fee"))
+
+def _cache_write_cost(cw: np.ndarray, cw1h: np.ndarray, rate) -> np.ndarray:
+    "Cost of the cache writes: the 5-minute part at `cache_write`, the 1-hour part at `cache_write_1h`."
+    if not cw1h.any(): return cw * rate("cache_write")
+    return (cw - cw1h) * rate("cache_write") + cw1h * rate("cache_write_1h")
+
+# %% ../nbs/13_pricing.ipynb #301e880f
 def price_requests(df: pd.DataFrame, book: PriceBook|None = None) -> pd.DataFrame:
     "`df` (RequestLog rows) with the cost of every call added, priced with `book` (the catalogue alone when None)."
     book = book or PriceBook()
@@ -218,21 +226,22 @@ def price_requests(df: pd.DataFrame, book: PriceBook|None = None) -> pd.DataFram
     day, sec, no_ts = _days_and_seconds(df["ts_start"])
     cp = compile_prices(price_table(book, keys), tod_breaks_for(keys))
     seg = cp.segments(key, day, sec)
-    inp, cr, cw, out, reas = (_tokens(df, c) for c in ("input_tokens", "cache_read_input_tokens",
-                                                       "cache_creation_input_tokens", "output_tokens", "reasoning_output_tokens"))
+    inp, cr, cw, cw1h, out, reas = (_tokens(df, c) for c in (
+        "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation_1h_input_tokens",
+        "output_tokens", "reasoning_output_tokens"))
     nbands = cp.rates.shape[1]
     if nbands == 1: idx = seg
     elif nbands == 2: idx = seg * 2 + (inp > cp.thresholds[seg, 0])
     else: idx = seg * nbands + (inp[:, None] > cp.thresholds[seg]).sum(axis=1)
-    per_token = np.ascontiguousarray((cp.rates.reshape(-1, len(RATE_PARTS)) / np.array([1e6] * 5 + [1.0])).T)
+    per_token = np.ascontiguousarray((cp.rates.reshape(-1, len(RATE_PARTS)) / np.array([1e6] * (len(RATE_PARTS) - 1) + [1.0])).T)
     rate = lambda part: per_token[RATE_PARTS.index(part)][idx]  # one gather per part
     unc = inp - cr; unc -= cw
-    bad = (unc < 0) | (reas > out)
-    if np.array_equal(cp.rates[..., 3], cp.rates[..., 4]): cost_out = out * rate("output")
+    bad = (unc < 0) | (reas > out) | (cw1h > cw)
+    if np.array_equal(cp.rates[..., _OUT], cp.rates[..., _REAS]): cost_out = out * rate("output")
     else: cost_out = (out - reas) * rate("output") + reas * rate("reasoning")
     parts = dict(cost_input=unc * rate("input"), cost_cache_read=cr * rate("cache_read"),
-                 cost_cache_write=cw * rate("cache_write"), cost_output=cost_out,
-                 cost_fee=rate("fee") if cp.rates[..., 5].any() else np.zeros(len(df)))
+                 cost_cache_write=_cache_write_cost(cw, cw1h, rate), cost_output=cost_out,
+                 cost_fee=rate("fee") if cp.rates[..., _FEE].any() else np.zeros(len(df)))
     priced = cp.priced[seg]
     src = cp.source_codes[seg]
     if bad.any() or no_ts.any():
@@ -295,13 +304,14 @@ def calc_price_per_row(df: pd.DataFrame) -> np.ndarray:
     _, _, tier = _call_keys(df)
     ts = pd.to_datetime(df["ts_start"], utc=True)
     tok = {c: _tokens(df, c) for c in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
-                                       "output_tokens", "reasoning_output_tokens")}
+                                       "cache_creation_1h_input_tokens", "output_tokens", "reasoning_output_tokens")}
     out = np.full(len(df), np.nan)
     for i, (prov, m, t, when) in enumerate(zip(df["provider_name"], model, tier, ts)):
         if prov == SELF_HOSTED or (prov and catalogue_provider_id(prov) is None): continue
         u = Usage(input_tokens=int(tok["input_tokens"][i]), cache_read_tokens=int(tok["cache_read_input_tokens"][i]),
                   cache_write_tokens=int(tok["cache_creation_input_tokens"][i]), output_tokens=int(tok["output_tokens"][i]),
-                  output_reasoning_tokens=int(tok["reasoning_output_tokens"][i]))
+                  output_reasoning_tokens=int(tok["reasoning_output_tokens"][i]),
+                  cache_write_1h_tokens=int(tok["cache_creation_1h_input_tokens"][i]))
         try: res = calc_price(u, m, provider_id=catalogue_provider_id(prov), genai_request_timestamp=when.to_pydatetime(),
                               price_context=price_context(SERVICE_TIERS[t]))
         except (LookupError, ValueError): continue
@@ -325,10 +335,13 @@ def random_calls(n: int, seed: int = 0, start: str = "2025-05-01", days: int = 6
     cr, cw = (inp * rng.random(n) * .4).astype(int), (inp * rng.random(n) * .3).astype(int)
     out = rng.integers(0, 8_000, n); reas = (out * rng.random(n) * (rng.random(n) < .3)).astype(int)
     ts = pd.Timestamp(start, tz="UTC") + pd.to_timedelta(rng.integers(0, days * 86400, n), unit="s")
+    claude = np.char.find(pm[:, 1].astype(str), "claude") >= 0
+    cw1h = np.where(claude & (rng.random(n) < .5), (cw * rng.random(n)).astype(int), 0)  # Anthropic's 1-hour writes
     return conform(pd.DataFrame(dict(ts_start=ts, request_id=[f"q{i}" for i in range(n)], provider_name=pm[:, 0],
                                      request_model=pm[:, 1], service_tier=rng.choice(["standard", "flex", "priority", None], n),
                                      is_batch=rng.random(n) < .2, input_tokens=inp, cache_read_input_tokens=cr,
-                                     cache_creation_input_tokens=cw, output_tokens=out, reasoning_output_tokens=reas)))
+                                     cache_creation_input_tokens=cw, cache_creation_1h_input_tokens=cw1h, output_tokens=out,
+                                     reasoning_output_tokens=reas)))
 
 # %% ../nbs/13_pricing.ipynb #8617b9ea
 def priced_model(df: pd.DataFrame) -> pd.Series:
@@ -381,7 +394,7 @@ def load_priced(workspace, period: str|None = None, columns=None, book: PriceBoo
 
 # %% ../nbs/13_pricing.ipynb #f4847ea8
 PRICING_INPUT = ("ts_start", "request_id", "provider_name", "request_model", "response_model", "service_tier", "is_batch",
-                 "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens",
+                 "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation_1h_input_tokens", "output_tokens",
                  "reasoning_output_tokens")
 
 # %% ../nbs/13_pricing.ipynb #e769faa2

@@ -11,10 +11,11 @@ from .errors import LlmopsError
 # %% auto #0
 __all__ = ['COLUMNS', 'DTYPES', 'COLUMN_NAMES', 'REQUIRED', 'TOKEN_COLUMNS', 'ERROR_STATUS_MIN', 'SERVER_ERROR_MIN',
            'UNAVAILABLE_STATUS', 'IS_ERROR_SQL', 'IS_UNAVAILABLE_SQL', 'PERIOD_RE', 'FINISH_REASONS', 'SERVICE_TIERS',
-           'STATUS_CODE_RANGE', 'FEEDBACK_VALUES', 'QUALITY_RANGE', 'TS_MIN', 'MAX_FUTURE_DAYS', 'GX_COLUMNS', 'Column',
-           'column', 'requestlog_dtypes', 'empty_requestlog', 'conform', 'schema_table', 'error_rule',
-           'unavailable_rule', 'is_error', 'is_unavailable', 'PeriodError', 'check_period', 'Check', 'ts_bounds',
-           'requestlog_checks', 'add_check_columns', 'requestlog_suite', 'gx_frame', 'run_gx']
+           'STATUS_CODE_RANGE', 'FEEDBACK_VALUES', 'QUALITY_RANGE', 'TS_MIN', 'MAX_FUTURE_DAYS', 'PROVIDER_NAMES',
+           'PROVIDER_ALIASES', 'GX_COLUMNS', 'Column', 'column', 'requestlog_dtypes', 'empty_requestlog', 'conform',
+           'schema_table', 'error_rule', 'unavailable_rule', 'is_error', 'is_unavailable', 'PeriodError',
+           'check_period', 'normalize_provider', 'Check', 'ts_bounds', 'requestlog_checks', 'add_check_columns',
+           'requestlog_suite', 'gx_frame', 'run_gx']
 
 # %% ../nbs/03_schema.ipynb #e19d8ab7
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ COLUMNS = (
     Column("duration_s", "float", "gen_ai.client.operation.duration", "wall-clock duration of the call in seconds"),
     Column("ttft_s", "float", "time to first token", "seconds until the first streamed token"),
     Column("request_id", "str", "gen_ai.response.id", "unique id of the call; de-duplication key", True),
+    Column("custom_id", "str", "batch request key", "the caller's own key of a batch request (OpenAI Batch, Anthropic Message Batches)"),
     Column("trace_id", "str", "trace context", "distributed trace id"),
     Column("conversation_id", "str", "gen_ai.conversation.id", "conversation or session id"),
     Column("operation_name", "category", "gen_ai.operation.name", "chat, embeddings, text_completion, …"),
@@ -44,10 +46,13 @@ COLUMNS = (
     Column("input_tokens", "int", "gen_ai.usage.input_tokens", "all input tokens, cache reads and writes included", True),
     Column("cache_read_input_tokens", "int", "gen_ai.usage.cache_read.input_tokens", "input tokens read from the prompt cache"),
     Column("cache_creation_input_tokens", "int", "gen_ai.usage.cache_creation.input_tokens", "input tokens written to the prompt cache"),
+    Column("cache_creation_1h_input_tokens", "int", "Anthropic cache_creation.ephemeral_1h_input_tokens",
+           "the part of the cache writes kept for one hour (billed at their own rate)"),
     Column("output_tokens", "int", "gen_ai.usage.output_tokens", "all output tokens, reasoning included", True),
     Column("reasoning_output_tokens", "int", "gen_ai.usage.reasoning.output_tokens", "output tokens spent on reasoning"),
     Column("usage_source", "category", "note", "provider (reported) or estimated (tokenizer)"),
-    Column("finish_reason", "str", "gen_ai.response.finish_reasons", "why generation stopped"),
+    Column("finish_reason", "str", "gen_ai.response.finish_reasons[0]", "why generation stopped (the first choice's reason)"),
+    Column("finish_reasons", "str", "gen_ai.response.finish_reasons", "every choice's finish reason, comma-joined"),
     Column("error_type", "str", "error.type", "error class of a failed call; empty when it succeeded"),
     Column("status_code", "int", "http.response.status_code", "HTTP status of the call"),
     Column("service_name", "str", "service.name", "the calling service"),
@@ -60,12 +65,14 @@ COLUMNS = (
     Column("user_id_hash", "str", "enduser.pseudo.id", "pseudonymised user id; raw ids are never stored"),
     Column("prompt_name", "str", "registry", "registered prompt that produced the call"),
     Column("prompt_version", "str", "registry", "version of that prompt"),
+    Column("system_instructions", "str", "gen_ai.system_instructions", "captured system prompt text, when policy allows"),
     Column("input_text", "str", "gen_ai.input.messages", "captured prompt text, when policy allows"),
     Column("output_text", "str", "gen_ai.output.messages", "captured answer text, when policy allows"),
     Column("quality_score", "float", "evaluator", "automatic quality score in [0, 1]"),
     Column("feedback", "int", "user feedback", "user feedback: -1, 0 or +1"),
     Column("source_file", "str", "lineage", "raw file the row came from"),
     Column("source_line", "int", "lineage", "line (or record number) in that file"),
+    Column("ts_source", "category", "lineage", "where ts_start came from: record, default (given at ingest) or mtime (file time)"),
 )
 
 # %% ../nbs/03_schema.ipynb #a1e83312
@@ -187,7 +194,8 @@ FINISH_REASONS = (
     "end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal", "model_context_window_exceeded",
     # Gemini
     "finish_reason_unspecified", "safety", "recitation", "language", "other", "blocklist", "prohibited_content",
-    "spii", "malformed_function_call", "image_safety", "unexpected_tool_call", "too_many_tool_calls",
+    "spii", "malformed_function_call", "image_safety", "image_prohibited_content", "image_recitation", "image_other",
+    "unexpected_tool_call", "too_many_tool_calls",
     # generic outcomes of calls that did not finish normally
     "error", "cancelled", "timeout",
 )
@@ -197,6 +205,32 @@ FEEDBACK_VALUES = (-1, 0, 1)
 QUALITY_RANGE = (0.0, 1.0)
 TS_MIN = "2020-01-01T00:00:00Z"
 MAX_FUTURE_DAYS = 2
+
+# %% ../nbs/03_schema.ipynb #cb929ab9
+PROVIDER_NAMES = ("openai", "anthropic", "gcp.gemini", "gcp.vertex_ai", "gcp.gen_ai", "aws.bedrock", "azure.ai.openai",
+                  "azure.ai.inference", "cohere", "deepseek", "groq", "ibm.watsonx.ai", "mistral_ai", "moonshot_ai",
+                  "perplexity", "x_ai", "self_hosted")
+PROVIDER_ALIASES = {  # lower-cased spelling → registry value
+    "az.ai.openai": "azure.ai.openai", "az.ai.inference": "azure.ai.inference", "azure": "azure.ai.openai",
+    "azure_openai": "azure.ai.openai", "azure openai": "azure.ai.openai", "azureopenai": "azure.ai.openai",
+    "azure_ai": "azure.ai.inference", "vertex_ai": "gcp.vertex_ai", "vertexai": "gcp.vertex_ai", "vertex": "gcp.vertex_ai",
+    "vertex_ai_beta": "gcp.vertex_ai", "google_vertexai": "gcp.vertex_ai", "gemini": "gcp.gemini", "google": "gcp.gemini",
+    "google_genai": "gcp.gen_ai", "google_ai_studio": "gcp.gemini", "bedrock": "aws.bedrock", "aws_bedrock": "aws.bedrock",
+    "amazon_bedrock": "aws.bedrock", "aws": "aws.bedrock", "amazon-bedrock": "aws.bedrock", "bedrock_converse": "aws.bedrock",
+    "mistral": "mistral_ai", "mistralai": "mistral_ai", "xai": "x_ai", "x-ai": "x_ai", "grok": "x_ai",
+    "watsonx": "ibm.watsonx.ai", "ibm": "ibm.watsonx.ai", "moonshot": "moonshot_ai", "cohere_chat": "cohere",
+    "text-completion-openai": "openai", "openai_compatible": "self_hosted", "vllm": "self_hosted",
+    "hosted_vllm": "self_hosted", "ollama": "self_hosted", "ollama_chat": "self_hosted", "openai_like": "self_hosted",
+}
+
+def normalize_provider(s: pd.Series) -> pd.Series:
+    "Provider names as OTel registry values: known spellings (any case, trimmed) mapped, unknown ones kept as written."
+    def one(v):
+        if not isinstance(v, str): return v
+        k = v.strip().lower()
+        return k if k in PROVIDER_NAMES else PROVIDER_ALIASES.get(k, v)
+    uniq = {v: one(v) for v in s.dropna().unique()}
+    return s.map(uniq).where(s.notna(), s) if uniq else s
 
 # %% ../nbs/03_schema.ipynb #676c7eed
 @dataclass(frozen=True)
@@ -232,6 +266,9 @@ def requestlog_checks(now=None) -> tuple[Check, ...]:
                Check("min:ttft_s", "min", "ttft_s", "negative_duration", lo=0),
                Check("pair_ge:ts_end", "pair_ge", "ts_end", "ts_end_before_start", other="ts_start"),
                Check("pair_ge:cache", "pair_ge", "input_tokens", "cache_exceeds_input", other="cache_input_tokens"),
+               Check("min:cache_creation_1h_input_tokens", "min", "cache_creation_1h_input_tokens", "negative_tokens", lo=0),
+               Check("pair_ge:cache_1h", "pair_ge", "cache_creation_input_tokens", "cache_exceeds_input",
+                     other="cache_creation_1h_input_tokens"),
                Check("pair_ge:reasoning", "pair_ge", "output_tokens", "reasoning_exceeds_output", other="reasoning_output_tokens"),
                Check("between:ts_start", "between", "ts_start", "implausible_timestamp", lo=lo, hi=hi),
                Check("between:status_code", "between", "status_code", "unknown_status_code", lo=STATUS_CODE_RANGE[0], hi=STATUS_CODE_RANGE[1]),

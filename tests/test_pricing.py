@@ -133,6 +133,55 @@ def test_empty_frame():
     assert len(p) == 0 and {"cost_usd", "priced", "price_source"} <= set(p.columns)
 
 
+# --- one-hour cache writes (Anthropic: 1h write = 2 × base input, 5m write = 1.25 × base input) ---------------------
+
+def test_one_hour_cache_write_billed_at_its_own_rate():
+    # claude-sonnet-4-5: $3 input, $3.75 5-minute write, $6 1-hour write, $15 output. 6,000 input: 4,000 written to the
+    # 1-hour cache, 2,000 uncached; 300 output → 2,000×3 + 4,000×6 + 300×15 = 6,000 + 24,000 + 4,500 → $0.0345
+    r = price_requests(calls(dict(provider_name="anthropic", model="claude-sonnet-4-5", input_tokens=6_000, output_tokens=300,
+                                  cache_creation_input_tokens=4_000, cache_creation_1h_input_tokens=4_000)), CAT).iloc[0]
+    assert r.cost_cache_write == pytest.approx(4_000 * 6 / 1e6, abs=1e-15)
+    assert r.cost_usd == pytest.approx(0.0345, abs=1e-15)
+    as_5m = (2_000 * 3 + 4_000 * 3.75 + 300 * 15) / 1e6  # what the 5-minute price gave: $0.0255, 26 % short
+    assert r.cost_usd - as_5m == pytest.approx(4_000 * (6 - 3.75) / 1e6, abs=1e-15)
+
+
+def test_mixed_cache_writes_split_by_lifetime():
+    # claude-haiku-4-5: $1.25 5-minute, $2 1-hour. 10,000 writes of which 2,500 for an hour: 7,500×1.25 + 2,500×2 → $0.014375
+    r = price_requests(calls(dict(provider_name="anthropic", model="claude-haiku-4-5", input_tokens=10_000,
+                                  cache_creation_input_tokens=10_000, cache_creation_1h_input_tokens=2_500)), CAT).iloc[0]
+    assert r.cost_cache_write == pytest.approx(0.014375, abs=1e-15)
+
+
+def test_one_hour_rate_in_the_price_book_and_its_default():
+    book = parse_price_book("overrides:\n  - {model: house-claude, provider: anthropic, input_mtok: 4, output_mtok: 20, "
+                            "cache_write_mtok: 5, cache_write_1h_mtok: 7}\n"
+                            "  - {model: other-claude, provider: anthropic, input_mtok: 4, output_mtok: 20}\n")
+    df = calls(dict(provider_name="anthropic", model="house-claude", input_tokens=1_000, cache_creation_input_tokens=1_000,
+                    cache_creation_1h_input_tokens=1_000),
+               dict(provider_name="anthropic", model="other-claude", input_tokens=1_000, cache_creation_input_tokens=1_000,
+                    cache_creation_1h_input_tokens=1_000))
+    got = price_requests(df, book).cost_cache_write.tolist()
+    assert got == pytest.approx([1_000 * 7 / 1e6, 1_000 * 4 * 2 / 1e6], abs=1e-15)  # its own rate; else 2 × input
+
+
+def test_one_hour_writes_above_the_writes_are_invalid_usage():
+    r = price_requests(calls(dict(provider_name="anthropic", model="claude-haiku-4-5", input_tokens=3_000,
+                                  cache_creation_input_tokens=1_000, cache_creation_1h_input_tokens=2_000)), CAT).iloc[0]
+    assert not r.priced and r.price_source == UNPRICED_USAGE
+
+
+def test_price_table_has_the_one_hour_rate():
+    pt = price_table(CAT, [("anthropic", "claude-sonnet-4-5", "standard")])
+    assert pt.cache_write_1h_mtok.iloc[0] == 6 and pt.cache_write_mtok.iloc[0] == 3.75
+
+
+def test_old_rows_without_the_column_price_as_before():
+    df = calls(dict(provider_name="anthropic", model="claude-haiku-4-5", input_tokens=50_000,
+                    cache_creation_input_tokens=20_000, output_tokens=2_000)).drop(columns="cache_creation_1h_input_tokens")
+    assert price_requests(df, CAT).cost_usd.iloc[0] == pytest.approx((30_000 * 1 + 20_000 * 1.25 + 2_000 * 5) / 1e6, abs=1e-15)
+
+
 # --- agreement with the peer --------------------------------------------------------------------------------------
 
 def test_agrees_with_calc_price_per_row():
