@@ -53,6 +53,7 @@ RULES = (
     Rule("kpi", "error_rate_max", float, 0.01, lo=0, hi=1, help="target: error rate below this share"),
     Rule("retention", "log_retention_days", int, 400, lo=1, help="logs older than this are removed"),
     Rule("retention", "min_retention_days", int, 183, lo=1, help="logs must be kept at least this long"),
+    Rule("logs", "timezone", str, "", help="IANA zone of log timestamps written without an offset, e.g. Asia/Tokyo (empty: such rows are quarantined)"),
     Rule("paths", "raw_dir", str, "raw", help="raw log files, any supported format"),
     Rule("paths", "store_dir", str, "store", help="normalised Parquet store"),
     Rule("paths", "prompts_dir", str, "prompts", help="prompt registry"),
@@ -111,6 +112,7 @@ class Settings:
     error_rate_max: float = 0.01
     log_retention_days: int = 400
     min_retention_days: int = 183
+    timezone: str = ""
     raw_dir: str = "raw"
     store_dir: str = "store"
     prompts_dir: str = "prompts"

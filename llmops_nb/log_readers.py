@@ -19,20 +19,20 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from .log_rules import USER_KEYS, LogFormatError, LogReadError
+from .log_decode import MAX_DEPTH, _SURROGATE, _depth, clean_surrogates, loads_line, open_log, wrap_log
 from .schema import COLUMNS, COLUMN_NAMES, REQUIRED
 
 # %% auto #0
-__all__ = ['CHUNK_BYTES', 'READERS', 'HEAD_BYTES', 'NATIVE_ALIASES', 'CHUNK_RECORDS', 'iter_line_chunks', 'RawBatch', 'Head',
-           'Reader', 'register_reader', 'read_head', 'detect_format', 'read_native_jsonl', 'iter_csv',
-           'read_native_csv', 'read_native_parquet', 'iter_flat', 'formats_table']
+__all__ = ['CHUNK_BYTES', 'READERS', 'HEAD_BYTES', 'HEAD_RECORDS', 'NATIVE_ALIASES', 'CHUNK_RECORDS', 'iter_line_chunks',
+           'RawBatch', 'Head', 'Reader', 'register_reader', 'read_head', 'detect_format', 'read_native_jsonl',
+           'iter_csv', 'read_native_csv', 'read_native_parquet', 'iter_flat', 'formats_table']
 
 # %% ../nbs/12_log_readers.ipynb #27f3e035
 CHUNK_BYTES = 32 * 2**20
 
 def _open(path) -> io.BufferedIOBase:
-    "`path` opened for reading bytes; `.gz` files are decompressed."
-    path = Path(path)
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    "`path` opened for reading UTF-8 bytes: gzip (by its magic bytes) decompressed, a chosen encoding converted (`log_decode`)."
+    return open_log(path)
 
 # %% ../nbs/12_log_readers.ipynb #6fc7a6de
 def iter_line_chunks(path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
@@ -103,6 +103,8 @@ class Head:
     container: str  # empty, parquet, jsonl, json, csv
     first: dict|None = None
     header: list|None = None
+    records: list = field(default_factory=list)  # the first parseable records (up to `HEAD_RECORDS`), for detection
+    skipped: list = field(default_factory=list)  # (line, why) of leading lines that are no JSON object
 
 # %% ../nbs/12_log_readers.ipynb #75fedbf9
 @dataclass(frozen=True)
@@ -136,30 +138,55 @@ def _first_json_value(text: str):
     except ValueError: return None
 
 # %% ../nbs/12_log_readers.ipynb #d093d4ac
+HEAD_RECORDS = 20
+_JSON_TYPES = {type(None): "null", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+
+def _doc_head(path, text: str, truncated: bool):
+    "The whole-file JSON document starting `text` (read whole when the head is cut), or None when it is not one."
+    try:
+        doc, end = json.JSONDecoder().raw_decode(text)
+        return doc if not text[end:].strip() else None
+    except RecursionError: return None
+    except ValueError as e:
+        if not truncated or e.pos < len(text) - 4096: return None  # broken early: not one document
+    try: return json.loads(_read_text(path))
+    except (ValueError, RecursionError): return None
+
+# %% ../nbs/12_log_readers.ipynb #defe2048
+def _line_records(text: str, max_lines: int = 2000) -> tuple[list, list]:
+    "The first `HEAD_RECORDS` JSON objects among the lines of `text`, and (line, why) for the lines before them that are not."
+    recs, skipped = [], []
+    for n, line in enumerate(text.split("\n")[:max_lines], 1):
+        if not line.strip(): continue
+        obj, why = loads_line(line.encode("utf-8", "surrogateescape"))
+        if isinstance(obj, dict): recs.append(_unpage(obj))
+        elif not recs: skipped.append((n, why or f"a JSON {_JSON_TYPES.get(type(obj), type(obj).__name__)}, not an object"))
+        if len(recs) >= HEAD_RECORDS: break
+    return recs, skipped
+
+# %% ../nbs/12_log_readers.ipynb #7f5aad64
 def read_head(path, nbytes: int = HEAD_BYTES) -> Head:
-    "Look at the start of `path`: which container it is and its first record or header."
+    "Look at the start of `path`: which container it is and its first records (JSON) or header (CSV)."
     path = Path(path)
     with _open(path) as f: data = f.read(nbytes)
     if not data.strip(): return Head(path, "empty")
     if data[:4] == b"PAR1": return Head(path, "parquet")
-    text = data.decode("utf-8", "replace").lstrip("\ufeff").lstrip()
-    if text[0] == "[":
-        first = _first_json_value(text[1:].lstrip())
-        if first is None and len(data) == nbytes:
-            try: recs = _whole_json(path)
-            except ValueError: recs = []
-            first = recs[0] if recs else None
-        return Head(path, "json", first=first if isinstance(first, dict) else None)
-    if text[0] == "{":
-        line = text.split("\n", 1)[0]
-        first = _first_json_value(line)
-        if isinstance(first, dict) and line.strip().endswith("}"): return Head(path, "jsonl", first=_unpage(first))
-        doc = _first_json_value(text) if len(data) < nbytes else None
-        if doc is None:
-            try: doc = json.loads(_read_text(path))
-            except ValueError: doc = None
-        return Head(path, "json", first=_unpage(doc) if isinstance(doc, dict) else None)
+    text = data.decode("utf-8", "surrogateescape").lstrip("\ufeff").lstrip()
     line = text.split("\n", 1)[0]
+    first, _ = loads_line(line.encode("utf-8", "surrogateescape")) if line[:1] == "{" else (None, "")
+    if not (isinstance(first, dict) and line.strip().endswith("}")) and text[0] in "[{":
+        doc = _doc_head(path, text, len(data) == nbytes)
+        if isinstance(doc, list):
+            recs = [r for r in doc[:1000] if isinstance(r, dict)][:HEAD_RECORDS]
+            return Head(path, "json", first=recs[0] if recs else None, records=recs)
+        if isinstance(doc, dict):
+            recs = [r for r in doc["data"][:1000] if isinstance(r, dict)][:HEAD_RECORDS] \
+                if isinstance(doc.get("data"), list) and "resourceSpans" not in doc else [doc]
+            return Head(path, "json", first=_unpage(doc), records=recs or [doc])
+    recs, skipped = _line_records(text)
+    if not recs and text[0] in "[{": return Head(path, "json", skipped=skipped)  # a broken document: its reader says where
+    if recs or text[0] in "[{\"" or line.strip() in ("null", "true", "false") or re.fullmatch(r"-?\d[\d.eE+-]*", line.strip()):
+        return Head(path, "jsonl", first=recs[0] if recs else None, records=recs, skipped=skipped)
     return Head(path, "csv", header=next(csv.reader([line]), []))
 
 # %% ../nbs/12_log_readers.ipynb #b966ce81
@@ -176,23 +203,42 @@ def _read_text(path) -> str:
 # %% ../nbs/12_log_readers.ipynb #cccd6690
 def _whole_json(path) -> list:
     "Records of a whole-file JSON document: an array, an API page (`data`), or one object."
-    doc = json.loads(_read_text(path))
+    try: doc = json.loads(_read_text(path))
+    except RecursionError: raise ValueError("nested deeper than Python's JSON parser allows (more than ~1,000 levels)") from None
     if isinstance(doc, list): return doc
     if isinstance(doc, dict) and isinstance(doc.get("data"), list) and "resourceSpans" not in doc: return doc["data"]
     return [doc]
 
 # %% ../nbs/12_log_readers.ipynb #5202dca0
-def detect_format(path, head: Head|None = None) -> str:
-    "The name of the registered format that recognises `path` (from its content, not its name)."
-    head = head or read_head(path)
-    if head.container == "empty": raise LogFormatError(path, "the file is empty", rule="empty_file")
+def _sniff_one(head: Head) -> str|None:
+    "The first registered format (by priority) whose sniffer accepts `head`."
     for r in sorted(READERS.values(), key=lambda r: r.priority):
         try:
             if r.sniff and r.sniff(head): return r.name
         except Exception: continue
-    what = (f"first record keys: {', '.join(list(head.first)[:12])}" if head.first else
-            f"header: {', '.join(head.header[:12])}" if head.header else f"container: {head.container}")
-    raise LogFormatError(path, f"unknown log format ({what}); known formats: {', '.join(sorted(READERS))}; "
+    return None
+
+# %% ../nbs/12_log_readers.ipynb #64335f96
+def detect_format(path, head: Head|None = None) -> str:
+    "The registered format that recognises most of `path`'s first records (from its content, not its name)."
+    head = head or read_head(path)
+    if head.container == "empty": raise LogFormatError(path, "the file is empty", rule="empty_file")
+    if head.container in ("parquet", "csv") or not head.records:
+        name = _sniff_one(head)
+        if name: return name
+    votes = {}
+    for rec in head.records:
+        name = _sniff_one(Head(head.path, head.container, first=rec, header=head.header))
+        if name: votes[name] = votes.get(name, 0) + 1
+    if votes: return max(votes, key=votes.get)  # ties: the earliest record's format (dicts keep insertion order)
+    if head.records:
+        keys = "; ".join(f"record {i + 1}: {', '.join(list(r)[:8])}" for i, r in enumerate(head.records[:3]))
+        what = f"none of the first {len(head.records)} record(s) matches a known format ({keys})"
+    elif head.container in ("jsonl", "json"):
+        bad = "; ".join(f"line {n}: {why[:80]}" for n, why in head.skipped[:3])
+        what = f"no JSON object found among the first lines ({bad or 'no records'})"
+    else: what = f"header: {', '.join(head.header[:12])}" if head.header else f"container: {head.container}"
+    raise LogFormatError(path, f"unknown log format: {what}; known formats: {', '.join(sorted(READERS))}; "
                                "pass fmt= to choose one", line=1, rule="unknown_format")
 
 # %% ../nbs/12_log_readers.ipynb #dbbea295
@@ -223,10 +269,10 @@ def _arrow_json(lines: list[bytes], data: bytes|None = None) -> pd.DataFrame:
 
 # %% ../nbs/12_log_readers.ipynb #7d1e6b01
 def _json_line(line: bytes) -> tuple[dict|None, str]:
-    "One JSON object from `line`, or None and why not."
-    try: obj = json.loads(line)
-    except ValueError as e: return None, f"not valid JSON: {e}"
-    if not isinstance(obj, dict): return None, f"a JSON {type(obj).__name__}, not an object"
+    "One JSON object from `line`, or None and why not (malformed, too deeply nested, not an object)."
+    obj, why = loads_line(line)
+    if why: return None, why
+    if not isinstance(obj, dict): return None, f"a JSON {_JSON_TYPES.get(type(obj), type(obj).__name__)}, not an object"
     return obj, ""
 
 # %% ../nbs/12_log_readers.ipynb #9879e668
@@ -320,7 +366,8 @@ def iter_csv(path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[pd.DataFram
     invalid = []
     def on_invalid(row):
         invalid.append((row.number, row.text)); return "skip"
-    stream = pa.input_stream(str(path), compression="detect")
+    raw = open(path, "rb")
+    stream = wrap_log(raw, path)
     reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=max(chunk_bytes, 1024), use_threads=False),
                             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
                             convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in names},
@@ -345,7 +392,7 @@ def iter_csv(path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[pd.DataFram
                                      ensure_ascii=False, default=str)) for i in b]
             frame = frame.drop(index=b).reset_index(drop=True)
         next_no = (int(nums[-1]) + 1) if n else next_no
-        pos = min(size, stream.tell())
+        pos = min(size, raw.tell())
         step, done = pos - done, pos
         yield frame, rejected, step
     if invalid: yield pd.DataFrame({n: pd.Series(dtype="str") for n in names}).assign(_line=pd.Series(dtype="int64")), \
@@ -377,6 +424,21 @@ def read_native_parquet(path, head: Head|None = None, chunk_bytes: int = CHUNK_B
         yield RawBatch(frame, [], size * batch.num_rows // total, messages, missing)
 
 # %% ../nbs/12_log_readers.ipynb #78d8c976
+_BAD_BYTE = re.compile("[\udc80-\udcff]")
+
+def _check_record(r) -> tuple[object, str, str]:
+    "A record of a whole JSON document as (record, raw text, why it is rejected or ''): bytes that are not UTF-8, "
+    "nesting deeper than `MAX_DEPTH`, not an object; lone escaped surrogates are replaced by U+FFFD."
+    try: raw = json.dumps(r, ensure_ascii=False)
+    except (RecursionError, ValueError): return r, "", f"nested deeper than {MAX_DEPTH} levels"
+    shown = raw.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if _SURROGATE.search(raw) else raw
+    if not isinstance(r, dict): return r, shown, f"a JSON {type(r).__name__}, not an object"
+    if _BAD_BYTE.search(raw): return r, shown, "a value holds bytes that are not valid UTF-8"
+    if raw.count("{") + raw.count("[") > MAX_DEPTH and _depth(raw) > MAX_DEPTH: return r, shown, f"nested deeper than {MAX_DEPTH} levels"
+    if _SURROGATE.search(raw): r = clean_surrogates(r); raw = json.dumps(r, ensure_ascii=False)
+    return r, raw, ""
+
+# %% ../nbs/12_log_readers.ipynb #7fa1e004
 CHUNK_RECORDS = 50_000
 
 def _json_records(path, head: Head, chunk_bytes: int) -> Iterator[tuple[list, np.ndarray, list, list, int]]:
@@ -394,19 +456,18 @@ def _json_records(path, head: Head, chunk_bytes: int) -> Iterator[tuple[list, np
             yield recs, nums[keep], [lines[i] for i in keep], rejected, len(data) + 1
         return
     try: recs = _whole_json(path)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise LogReadError(path, f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno, rule="malformed_json") from None
+    except ValueError as e: raise LogReadError(path, f"not valid JSON: {e}", rule="malformed_json") from None
     size = os.path.getsize(path)
     for s in range(0, max(len(recs), 1), CHUNK_RECORDS):
         part = recs[s:s + CHUNK_RECORDS]
-        raws = [json.dumps(r, ensure_ascii=False) if isinstance(r, dict) else json.dumps(r) for r in part]
-        good = [i for i, r in enumerate(part) if isinstance(r, dict) and "\\udc" not in json.dumps(r)]
-        goodset = set(good)
-        rejected = [(s + i + 1, "undecodable_bytes" if isinstance(r, dict) else "malformed_json",
-                     "a value holds bytes that are not valid UTF-8" if isinstance(r, dict) else f"a JSON {type(r).__name__}, not an object",
-                     raws[i].encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
-                    for i, r in enumerate(part) if i not in goodset]
-        yield [part[i] for i in good], np.array([s + i + 1 for i in good], dtype=np.int64), [raws[i] for i in good], rejected, size * len(part) // max(1, len(recs))
+        checked = [_check_record(r) for r in part]
+        good = [i for i, (r, _, why) in enumerate(checked) if not why]
+        rejected = [(s + i + 1, rule, why, raw) for i, (_, raw, why) in enumerate(checked) if why
+                    for rule in ["undecodable_bytes" if "UTF-8" in why else "malformed_json"]]
+        yield [checked[i][0] for i in good], np.array([s + i + 1 for i in good], dtype=np.int64), \
+            [checked[i][1] for i in good], rejected, size * len(part) // max(1, len(recs))
 
 # %% ../nbs/12_log_readers.ipynb #87a213b9
 def _expand_json(flat: pd.DataFrame, cols) -> pd.DataFrame:

@@ -17,7 +17,6 @@ from .i18n import register_labels
 from .schema import COLUMNS, COLUMN_NAMES, Check, add_check_columns, requestlog_checks, requestlog_dtypes
 from .errors import LlmopsError
 
-
 # %% auto #0
 __all__ = ['RULES', 'USER_KEYS', 'TIER_ALIASES', 'QUARANTINE_COLUMNS', 'IdSet', 'LogReadError', 'LogFormatError', 'coerce',
            'hash_users', 'default_salt', 'redact_users', 'finish', 'derive', 'check_masks', 'empty_quarantine',
@@ -41,6 +40,8 @@ RULES = {  # rule → (English, Japanese) description, in order of precedence
     "invalid_csv_row": ("CSV row with the wrong number of fields", "列数が合わないCSV行"),
     "missing_column": ("required column missing from the file", "必須列がファイルにない"),
     "bad_type": ("value cannot be read as its column's type", "値を列の型として読めない"),
+    "out_of_range": ("value outside the range the toolkit can store", "保存できる範囲を超える値"),
+    "naive_timestamp": ("timestamp without a timezone (pass --timezone)", "タイムゾーンのない日時（--timezoneを指定）"),
     "required_missing": ("required value is empty", "必須項目が空"),
     "negative_tokens": ("negative token count", "トークン数が負"),
     "ts_end_before_start": ("ends before it starts", "終了時刻が開始時刻より前"),
@@ -70,15 +71,36 @@ def _blank_to_na(s: pd.Series) -> pd.Series:
     return s
 
 # %% ../nbs/11_log_rules.ipynb #ebc74144
-def _to_utc(s: pd.Series) -> pd.Series:
-    "Timestamps in UTC from ISO 8601 text or datetimes; unreadable values become NaT."
-    if isinstance(s.dtype, pd.DatetimeTZDtype): return s.dt.tz_convert("UTC")
-    if pd.api.types.is_datetime64_dtype(s): return s.dt.tz_localize("UTC")
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[us, UTC]")  # numbers are not ISO 8601
-    if s.dtype == object:
-        s = s.map(lambda v: v if isinstance(v, (str, datetime, pd.Timestamp)) or v is None else "∅")
-    return pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce")
+_HAS_OFFSET = r"\d[T ]\d{1,2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+_YEARS = (1900, 2200)  # timestamps outside these years are out of range (no log is; the store's type ends in 2262)
+
+def _to_utc(s: pd.Series, tz: str|None = None) -> tuple[pd.Series, pd.Series, pd.Series]:
+    "Timestamps in UTC from ISO 8601 text or datetimes; masks of naive values (no offset, no `tz`) and out-of-range ones."
+    none = pd.Series(False, index=s.index)
+    if isinstance(s.dtype, pd.DatetimeTZDtype): out = s.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(s):
+        if tz is None: return pd.Series(pd.NaT, index=s.index, dtype="datetime64[us, UTC]"), s.notna(), none
+        out = s.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[us, UTC]"), none, none  # numbers are not ISO 8601
+    else:
+        if s.dtype == object:
+            s = s.map(lambda v: v.isoformat() if isinstance(v, (datetime, pd.Timestamp)) else v if isinstance(v, str) or v is None else "∅")
+        txt = s.astype("str").str.strip()
+        year = pd.to_numeric(txt.str.extract(r"^([+-]?\d{4,})-", expand=False), errors="coerce")
+        oor = (year.lt(_YEARS[0]) | year.gt(_YEARS[1])).fillna(False).astype(bool)
+        aware = txt.str.contains(_HAS_OFFSET, regex=True).fillna(False).astype(bool)
+        naive = txt.notna() & ~aware & ~oor & txt.str.contains(r"^\d{4}-\d", regex=True).fillna(False).astype(bool)
+        out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us, UTC]")
+        if (aware & ~oor).any(): out[aware & ~oor] = pd.to_datetime(txt[aware & ~oor], utc=True, format="ISO8601", errors="coerce")
+        if naive.any() and tz is not None:
+            local = pd.to_datetime(txt[naive], format="ISO8601", errors="coerce")
+            if isinstance(local.dtype, pd.DatetimeTZDtype): local = local.dt.tz_localize(None)
+            out[naive] = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+        return out, (naive if tz is None else none), oor
+    year = out.dt.year
+    oor = (year.lt(_YEARS[0]) | year.gt(_YEARS[1])).fillna(False).astype(bool)
+    return out.where(~oor), none, oor
 
 # %% ../nbs/11_log_rules.ipynb #fd051076
 def _to_number(s: pd.Series) -> pd.Series:
@@ -107,31 +129,44 @@ def _to_text(s: pd.Series) -> pd.Series:
 
 # %% ../nbs/11_log_rules.ipynb #8a1456b6
 _DTYPES = requestlog_dtypes()
+_LIMITS = {"int": 2.0 ** 53, "float": 1e15}  # |value| below these; above 2^53 a count is no longer exact in float64
+_COLUMN_LIMITS = {"duration_s": 1e7, "ttft_s": 1e7}  # seconds (about 116 days): longer is no call
 
-def _coerce_one(s: pd.Series, kind: str) -> tuple[pd.Series, pd.Series|None]:
-    "Column `s` cast to `kind`, and a mask of present values that could not be read (None when there are none)."
+def _numbers(num: pd.Series, kind: str, limit: float) -> tuple[pd.Series, pd.Series, pd.Series]:
+    "Numbers checked for `kind`: the typed column, the mask of unreadable ones (NaN, ±inf, fractions for ints), and of out-of-range ones."
+    finite = np.isfinite(num)
+    oor = finite & (num.abs() >= limit)
+    ok = finite & ~oor & ((num % 1 == 0) if kind == "int" else True)
+    out = num.where(ok)
+    return (out.astype("Int64") if kind == "int" else out), (num.notna() & ~ok & ~oor), oor
+
+def _coerce_one(s: pd.Series, kind: str, tz: str|None = None, limit: float|None = None) -> tuple[pd.Series, pd.Series|None, dict]:
+    "Column `s` cast to `kind`, a mask of present values that could not be read (None when there are none), and rule → mask of flagged values."
     if kind in ("str", "category") and s.dtype == "str":  # the common case: text already
-        out = _blank_to_na(s)
-        return out, None
+        return _blank_to_na(s), None, {}
+    limit = limit or _LIMITS.get(kind, np.inf)
     if kind in ("int", "float") and s.dtype == "float64":  # numbers from Arrow
-        ok = np.isfinite(s) & ((s % 1 == 0) if kind == "int" else True)
-        out = s.where(ok)
-        bad = s.notna() & ~ok
-        return (out.astype("Int64") if kind == "int" else out), (bad if bad.any() else None)
+        out, bad, oor = _numbers(s, kind, limit)
+        return out, (bad if bad.any() else None), ({"out_of_range": oor} if oor.any() else {})
     s = _blank_to_na(s)
-    if kind == "timestamp": out = _to_utc(s)
+    flags = {}
+    if kind == "timestamp":
+        out, naive, oor = _to_utc(s, tz)
+        flags = {k: m for k, m in (("naive_timestamp", naive), ("out_of_range", oor)) if m.any()}
     elif kind in ("int", "float"):
-        num = _to_number(s)
-        ok = np.isfinite(num) & ((num % 1 == 0) if kind == "int" else True)
-        out = num.where(ok)
-        out = out.astype("Int64") if kind == "int" else out
+        out, _, oor = _numbers(_to_number(s), kind, limit)
+        if oor.any(): flags = {"out_of_range": oor}
     elif kind == "bool": out = _to_bool(s)
     else: out = _to_text(s)
     bad = s.notna() & out.isna()
-    return out, (bad.astype(bool) if bad.any() else None)
+    for m in flags.values(): bad &= ~m
+    return out, (bad.astype(bool) if bad.any() else None), flags
 
 # %% ../nbs/11_log_rules.ipynb #09d9f756
-def coerce(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def coerce(raw: pd.DataFrame,  # raw RequestLog columns
+           tz: str|None = None,  # IANA zone for timestamps without an offset; None = such timestamps are flagged
+           flags: dict|None = None,  # filled with rule → {column: mask} of values flagged (naive_timestamp, out_of_range)
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Typed RequestLog columns from a raw frame, and a frame of masks marking values that could not be read."
     typed, bad = {}, {}
     for name in COLUMN_NAMES:
@@ -139,8 +174,10 @@ def coerce(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         if s is None or s.isna().all():
             typed[name] = pd.Series(None, index=raw.index, dtype=_DTYPES[name])
             continue
-        typed[name], b = _coerce_one(s, _KINDS[name])
+        typed[name], b, f = _coerce_one(s, _KINDS[name], tz, _COLUMN_LIMITS.get(name))
         if b is not None: bad[name] = b
+        if flags is not None:
+            for rule, m in f.items(): flags.setdefault(rule, {})[name] = m
     out = pd.DataFrame(typed, index=raw.index)
     for name in ("ts_start", "ts_end"):
         if str(out[name].dtype) != _DTYPES[name]: out[name] = out[name].astype(_DTYPES[name])
@@ -244,6 +281,9 @@ def _show(s: pd.Series) -> pd.Series:
 def _check_reason(c: Check, d: pd.DataFrame) -> pd.Series:
     "Why each row of `d` breaks check `c`, with its values."
     v = _show(d[c.column])
+    if c.kind == "not_null" and c.column == "ts_start":
+        return pd.Series("ts_start is empty: the record carries no time; rerun with --default-time ISO8601|mtime "
+                         "(defaults={'ts_start': ...} in Python)", index=d.index)
     if c.kind == "not_null": return pd.Series(f"{c.column} is empty", index=d.index)
     if c.kind == "min": return c.column + " = " + v + f" is below {c.lo}"
     if c.kind == "between": return c.column + " = " + v + f" is outside [{c.lo}, {c.hi}]"
@@ -342,19 +382,32 @@ class KeyIndex:
 IdSet = KeyIndex  # the request ids seen so far in a load
 
 # %% ../nbs/11_log_rules.ipynb #a3b7d9f8
+_FLAG_WHY = {
+    "naive_timestamp": lambda col: ("has no timezone; rerun with --timezone ZONE (e.g. Asia/Tokyo or UTC; timezone= in "
+                                    "Python, or [logs] timezone in settings.ini) or write an offset such as Z"),
+    "out_of_range": lambda col: (f"is outside the supported range (years {_YEARS[0]}–{_YEARS[1]})" if _KINDS[col] == "timestamp"
+                                 else f"is outside the supported range (|value| < {_COLUMN_LIMITS.get(col) or _LIMITS[_KINDS[col]]:.3g})"),
+}
+
+# %% ../nbs/11_log_rules.ipynb #3e2c2bbf
 def split(raw: pd.DataFrame, typed: pd.DataFrame, bad: pd.DataFrame, masks: pd.DataFrame, checks,
-          seen: IdSet|None = None, missing_columns=(), fmt: str = "", raw_cols=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+          seen: IdSet|None = None, missing_columns=(), fmt: str = "", raw_cols=None, flags: dict|None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Split a checked batch into valid rows and quarantined rows (rule = first broken rule; reason = all of them)."
     rules = {}
     for col in missing_columns: rules.setdefault("missing_column", []).append(
         (pd.Series(True, index=typed.index), pd.Series(f"required column {col!r} is missing from the file", index=typed.index)))
     for col in bad.columns[bad.any().to_numpy()] if len(bad.columns) else []:
         rules.setdefault("bad_type", []).append((bad[col], f"{col}: cannot read '" + _show(raw[col]) + f"' as {_KINDS[col]}"))
+    unread = {c: bad[c] for c in bad.columns}
+    for rule, cols in (flags or {}).items():
+        for col, m in cols.items():
+            rules.setdefault(rule, []).append((m, col + " = '" + _show(raw[col]) + "' " + _FLAG_WHY[rule](col)))
+            unread[col] = unread[col] | m if col in unread else m
     by_id = {c.id: c for c in checks}
     for cid in masks.columns:
         c = by_id[cid]
         if c.kind in ("unique", "dtype") or (c.kind == "not_null" and c.column in missing_columns): continue
-        m = masks[cid] & ~(bad[c.column] if c.column in bad else False)  # a bad value is reported once, as bad_type
+        m = masks[cid] & ~(unread[c.column] if c.column in unread else False)  # a bad value is reported once, by its own rule
         if m.any(): rules.setdefault(c.rule, []).append((m, c))
     fail = pd.Series(False, index=typed.index)
     for parts in rules.values():

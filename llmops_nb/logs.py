@@ -7,7 +7,7 @@ partitioned by month; DuckDB access."""
 from __future__ import annotations
 import hashlib, time, uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -24,6 +24,8 @@ from .log_readers import (
     CHUNK_BYTES, CHUNK_RECORDS, detect_format, formats_table, Head, HEAD_BYTES, iter_csv, iter_flat,
     iter_line_chunks, _native, NATIVE_ALIASES, RawBatch, read_head, read_native_csv, read_native_jsonl,
     read_native_parquet, Reader, READERS, register_reader)
+from .log_decode import GZIP_ERRORS, gzip_error, open_log, sniff_encoding, use_encoding
+from .schema import COLUMN_NAMES
 from .log_providers import (
     ANTHROPIC_ERROR_STATUS, DIMENSIONS, GENAI_OPERATIONS, guess_provider, LITELLM_PROVIDERS, map_anthropic,
     map_anthropic_batch, map_gemini, map_langfuse, map_litellm, map_openai, map_openai_batch, map_otlp,
@@ -92,70 +94,145 @@ def _rejects_frame(rejected: list, source: str, fmt: str) -> pd.DataFrame:
     return df.assign(source_file=source, format=fmt, request_id=None, ts_start=None)[list(QUARANTINE_COLUMNS)].astype(_QDTYPES)
 
 # %% ../nbs/10_logs.ipynb #6c14235b
-def _check_batch(batch: RawBatch, source: str, fmt: str, salt: str, defaults, checks, seen: IdSet|None) -> LoadResult:
+def _fill_time(raw: pd.DataFrame, ts_default) -> pd.DataFrame:
+    "`ts_start` filled where the record has none with `ts_default` = (value, source), and `ts_source` saying where each came from."
+    has = raw["ts_start"].notna() & ~raw["ts_start"].astype("str").str.strip().eq("") if "ts_start" in raw else \
+        pd.Series(False, index=raw.index)
+    if ts_default is not None:
+        raw["ts_start"] = raw["ts_start"].astype(object).where(has, ts_default[0]) if "ts_start" in raw else ts_default[0]
+    if "ts_source" in COLUMN_NAMES:  # the lineage column (schema), when this version has it
+        raw["ts_source"] = pd.Series(np.where(has, "record", ts_default[1] if ts_default else None), index=raw.index, dtype=object)
+        raw.loc[raw["ts_start"].isna() if "ts_start" in raw else raw.index, "ts_source"] = None
+    return raw
+
+# %% ../nbs/10_logs.ipynb #81f1c3d7
+def _check_batch(batch: RawBatch, source: str, fmt: str, salt: str, defaults, checks, seen: IdSet|None,
+                 tz: str|None = None, ts_default=None) -> LoadResult:
     "Validate one raw batch into valid and quarantined rows."
-    raw = finish(batch.frame, salt, defaults).reset_index(drop=True)
+    raw = finish(batch.frame, salt, {k: v for k, v in (defaults or {}).items() if k != "ts_start"}).reset_index(drop=True)
+    raw = _fill_time(raw, ts_default)
     raw["source_file"] = source
     raw["source_line"] = raw["_line"] if "_line" in raw else pd.Series(pd.NA, index=raw.index, dtype="Int64")
-    typed, bad = coerce(raw)
+    flags = {}
+    typed, bad = coerce(raw, tz, flags)
     typed = derive(typed)
     masks = check_masks(typed, checks)
-    valid, q = split(raw, typed, bad, masks, checks, seen, batch.missing_columns, fmt, list(batch.frame.columns))
+    missing = tuple(c for c in batch.missing_columns if c not in (defaults or {}))  # a default fills the column
+    valid, q = split(raw, typed, bad, masks, checks, seen, missing, fmt, list(batch.frame.columns), flags)
     rejects = _rejects_frame(batch.rejected, source, fmt)
     quarantine = pd.concat([x for x in (rejects, q) if len(x)] or [empty_quarantine()], ignore_index=True)
     quarantine = quarantine.sort_values("source_line", kind="stable").reset_index(drop=True)
     messages = list(batch.messages)
-    for col in batch.missing_columns: messages.append(f"required column {col!r} is missing: its rows are quarantined (missing_column)")
+    for col in missing: messages.append(f"required column {col!r} is missing: its rows are quarantined (missing_column)")
     return LoadResult(valid.reset_index(drop=True), quarantine, source, fmt, messages, batch.nbytes,
                       masks.sum().rename("rows"), typed)
 
-# %% ../nbs/10_logs.ipynb #81f1c3d7
-def _resolve(path, fmt: str|None) -> tuple[Path, Head, str]:
-    "Check that `path` exists and find its format."
+# %% ../nbs/10_logs.ipynb #48dd76d0
+def _head_bytes(path: Path, n: int = HEAD_BYTES) -> bytes:
+    "The first `n` bytes of `path` after gzip; as many as could be read when the gzip stream is damaged."
+    out = b""
+    with open_log(path) as f:
+        try:
+            while len(out) < n and (block := f.read(min(65536, n - len(out)))): out += block
+        except GZIP_ERRORS:
+            if not out: raise
+    return out
+
+# %% ../nbs/10_logs.ipynb #8407b856
+def _resolve(path, fmt: str|None, encoding: str|None = None) -> tuple[Path, Head, str, list]:
+    "Check that `path` exists, choose its text encoding (given, or detected), find its format; notes for the summary."
     path = Path(path)
     if not path.exists(): raise LogReadError(path, "no such file", rule="not_found")
     if path.is_dir(): raise LogReadError(path, "is a directory; give a file (ingest accepts directories)", rule="not_a_file")
+    notes, data = [], _head_bytes(path)
+    if data[:4] != b"PAR1" and data.strip():
+        if encoding:
+            try: use_encoding(path, encoding)
+            except LookupError: raise LogReadError(path, f"unknown encoding {encoding!r}", rule="wrong_encoding") from None
+            notes.append(f"read as {encoding}, converted to UTF-8")
+        else:
+            enc, note = sniff_encoding(path, data)
+            if enc: use_encoding(path, enc); notes.append(note)
     head = read_head(path)
-    if head.container == "empty": return path, head, fmt or ""
+    if head.container == "empty": return path, head, fmt or "", notes
     if fmt is None: fmt = detect_format(path, head)
     if fmt not in READERS: raise LogFormatError(path, f"unknown format {fmt!r}; known formats: {', '.join(sorted(READERS))}", rule="unknown_format")
-    return path, head, fmt
+    return path, head, fmt, notes
 
-# %% ../nbs/10_logs.ipynb #48dd76d0
-def iter_logs(path,  # a log file (gzip allowed)
+# %% ../nbs/10_logs.ipynb #438beb25
+def _zone(tz: str|None) -> str|None:
+    "`tz` checked to be an IANA timezone name (e.g. Asia/Tokyo, UTC); None stays None."
+    if tz is None: return None
+    import zoneinfo
+    try: zoneinfo.ZoneInfo(tz); return tz
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError): raise ValueError(f"unknown timezone {tz!r}; use an IANA name such as Asia/Tokyo or UTC") from None
+
+# %% ../nbs/10_logs.ipynb #4b1a628c
+def _ts_default(value, tz: str|None, path: Path) -> tuple[str, str]|None:
+    "`defaults['ts_start']` as (ISO 8601 UTC text, ts_source): a time (naive ones in `tz`) or 'mtime' (the file's time)."
+    if value is None: return None
+    if isinstance(value, str) and value.strip().lower() == "mtime":
+        return pd.Timestamp(path.stat().st_mtime, unit="s", tz="UTC").floor("us").isoformat(), "mtime"
+    try: ts = pd.Timestamp(value)
+    except (ValueError, TypeError): raise ValueError(f"default time {value!r} is not ISO 8601 (nor 'mtime')") from None
+    if ts.tzinfo is None:
+        if tz is None: raise ValueError(f"default time {value!r} has no timezone; write an offset (e.g. Z) or give a timezone")
+        ts = ts.tz_localize(tz)
+    return ts.tz_convert("UTC").isoformat(), "default"
+
+# %% ../nbs/10_logs.ipynb #6883922e
+def _fail(path, fmt: str, e: Exception) -> LogReadError:
+    "The `LogReadError` for an exception raised while reading `path`: damaged gzip, unreadable, or a reader's failure."
+    if isinstance(e, GZIP_ERRORS): return gzip_error(path, e)
+    if isinstance(e, RecursionError): return LogReadError(path, "nested too deeply to read", rule="malformed_json")
+    if isinstance(e, (OSError, ValueError, pa.ArrowException)): return LogReadError(path, f"cannot read as {fmt or 'a log'}: {e}", rule="unreadable")
+    return LogReadError(path, f"the {fmt or ''} reader failed on this file ({type(e).__name__}: {e})", rule="reader_failed")
+
+# %% ../nbs/10_logs.ipynb #1edce6c0
+def iter_logs(path,  # a log file (gzip allowed, recognised by content)
               fmt: str|None = None,  # format name (see `formats_table`); None = detect from the content
               chunk_bytes: int = CHUNK_BYTES,  # about how many bytes to read per chunk
               salt: str|None = None,  # salt for pseudonymising users; None = `default_salt()`
-              defaults: dict|None = None,  # RequestLog column → value for columns the file lacks (e.g. department)
+              defaults: dict|None = None,  # RequestLog column → value for missing values; `ts_start`: ISO 8601 time or 'mtime'
               now=None,  # "now" for the plausible-timestamp check; None = the current time
               seen: IdSet|None = None,  # ids already seen in this load (shared across files by `ingest`)
               source: str|None = None,  # how to name the file in `source_file`; None = the path as given
+              encoding: str|None = None,  # the file's text encoding (e.g. 'shift_jis'); None = UTF-8 (UTF-16 detected)
+              timezone: str|None = None,  # IANA zone of timestamps written without an offset; None = they are quarantined
              ) -> Iterator[LoadResult]:
     "Stream one log file as validated chunks (`LoadResult` each); an empty file yields one empty result with a note."
-    path, head, fmt = _resolve(path, fmt)
-    source = source or str(path)
-    if head.container == "empty":
-        yield LoadResult(empty_requestlog(), empty_quarantine(), source, fmt, [f"{source}: the file is empty; nothing to load"])
-        return
-    checks, salt = requestlog_checks(now), salt or default_salt()
-    seen = IdSet() if seen is None else seen
+    fmt0, tsd = fmt, (defaults or {}).get("ts_start")
+    _zone(timezone)
+    mtime = isinstance(tsd, str) and tsd.strip().lower() == "mtime"
+    ts_default = None if mtime else _ts_default(tsd, timezone, Path(path))  # a bad default is the caller's error
     try:
-        for batch in READERS[fmt].read(path, head, chunk_bytes):
-            yield _check_batch(batch, source, fmt, salt, defaults, checks, seen)
+        path, head, fmt, notes = _resolve(path, fmt, encoding)
+        source = source or str(path)
+        if mtime: ts_default = _ts_default(tsd, timezone, path)
+        if head.container == "empty":
+            yield LoadResult(empty_requestlog(), empty_quarantine(), source, fmt, [f"{source}: the file is empty; nothing to load"])
+            return
+        checks, salt = requestlog_checks(now), salt or default_salt()
+        seen = IdSet() if seen is None else seen
+        for n, batch in enumerate(READERS[fmt].read(path, head, chunk_bytes)):
+            if n == 0: batch.messages[:0] = notes
+            yield _check_batch(batch, source, fmt, salt, defaults, checks, seen, timezone, ts_default)
     except LogReadError: raise
-    except (OSError, ValueError, pa.ArrowException) as e:
-        raise LogReadError(path, f"cannot read as {fmt}: {e}", rule="unreadable") from None
+    except Exception as e: raise _fail(path, fmt or fmt0, e) from None
+    finally: use_encoding(path, None)
 
-# %% ../nbs/10_logs.ipynb #8407b856
+# %% ../nbs/10_logs.ipynb #6dac4026
 def read_logs(path,  # a log file (gzip allowed)
               fmt: str|None = None,  # format name; None = detect from the content
               chunk_bytes: int = CHUNK_BYTES,  # about how many bytes to read per chunk
               salt: str|None = None,  # salt for pseudonymising users; None = `default_salt()`
-              defaults: dict|None = None,  # RequestLog column → value for columns the file lacks
+              defaults: dict|None = None,  # RequestLog column → value for missing values; `ts_start`: ISO 8601 time or 'mtime'
               now=None,  # "now" for the plausible-timestamp check; None = the current time
+              encoding: str|None = None,  # the file's text encoding (e.g. 'shift_jis'); None = UTF-8 (UTF-16 detected)
+              timezone: str|None = None,  # IANA zone of timestamps written without an offset; None = they are quarantined
              ) -> LoadResult:
     "Read, normalise and validate one log file: valid RequestLog rows and quarantined rows with reasons."
-    parts = list(iter_logs(path, fmt, chunk_bytes, salt, defaults, now))
+    parts = list(iter_logs(path, fmt, chunk_bytes, salt, defaults, now, encoding=encoding, timezone=timezone))
     valid = pd.concat([p.valid for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].valid
     quarantine = pd.concat([p.quarantine for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].quarantine
     violations = pd.concat([p.violations for p in parts if p.violations is not None], axis=1).sum(axis=1) \
@@ -163,12 +240,14 @@ def read_logs(path,  # a log file (gzip allowed)
     messages = list(dict.fromkeys(m for p in parts for m in p.messages))
     return LoadResult(valid, quarantine, parts[0].file, parts[0].format, messages, sum(p.nbytes for p in parts), violations)
 
-# %% ../nbs/10_logs.ipynb #438beb25
-def validate_requests(df: pd.DataFrame, source: str = "memory", salt: str|None = None, now=None) -> LoadResult:
+# %% ../nbs/10_logs.ipynb #5c52aebe
+def validate_requests(df: pd.DataFrame, source: str = "memory", salt: str|None = None, now=None,
+                      timezone: str|None = None,  # IANA zone of naive timestamps; None = they are quarantined
+                     ) -> LoadResult:
     "Validate an in-memory frame with RequestLog column names (raw values allowed) like a file would be."
     frame, missing = _native(df.assign(_line=np.arange(1, len(df) + 1)))
     batch = RawBatch(frame, [], 0, [], missing)
-    return _check_batch(batch, source, "memory", salt or default_salt(), None, requestlog_checks(now), IdSet())
+    return _check_batch(batch, source, "memory", salt or default_salt(), None, requestlog_checks(now), IdSet(), timezone)
 
 # %% ../nbs/10_logs.ipynb #2d26c2db
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".gz", ".log")
@@ -246,15 +325,43 @@ def _store_part(part: LoadResult,  # one validated chunk of a file
     return q
 
 # %% ../nbs/10_logs.ipynb #4492ce4b
+_FILE_COLUMNS = ["file", "format", "ingested", "valid", "quarantined", "duplicates", "written", "bytes", "seconds", "sha256",
+                 "error", "messages"]
+
+def _ingest_file(f: Path, source: str, run: dict, read: dict) -> dict:
+    "Load one file into the store for `ingest` (its counts row); any problem with the file is recorded in the row, never raised."
+    tf, notes = time.perf_counter(), []
+    row = dict(file=source, format=read.get("fmt") or "", ingested=0, valid=0, quarantined=0, duplicates=0, written=0,
+               bytes=f.stat().st_size if f.is_file() else 0, seconds=0.0, sha256="", error="", messages="")
+    try:
+        row["sha256"] = _sha256(f) if f.is_file() else ""
+        for n, part in enumerate(iter_logs(f, seen=run["seen"], source=source, **read)):
+            q = _store_part(part, row, run["index"], run["store"], f"{run['load_id']}-{run['n']:04d}-{n:05d}", run["load_id"],
+                            run["at"], run["keep_text"])
+            for r, c in q.rule.value_counts().items(): run["reasons"][r] = run["reasons"].get(r, 0) + int(c)
+            notes += [m for m in part.messages if m not in notes]
+            if run["gxb"] is not None and part.checked is not None and len(part.checked): run["gxb"].add(part.checked)
+            run["bar"].update(part.nbytes)
+    except Exception as e:  # a file's problem costs that file, never the run
+        err = e if isinstance(e, LogReadError) else _fail(f, row["format"], e)
+        row["error"] = str(err); notes.append(str(err))
+    row["ingested"] = row["valid"] + row["quarantined"]
+    row["seconds"], row["messages"] = round(time.perf_counter() - tf, 3), "; ".join(notes)
+    run["messages"] += [f"{source}: {m}" if not m.startswith(source) else m for m in notes]
+    return row
+
+# %% ../nbs/10_logs.ipynb #e9cd0a35
 def ingest(paths,  # a file, a folder (its log files, recursively) or a list of them
            workspace,  # a `Settings`, a workspace folder or its settings.ini
            fmt: str|None = None,  # one format for every file; None = detect per file
            gx: bool = True,  # also run the Great Expectations suite (slower; evidence for audits)
            progress: bool = True,  # show a tqdm progress bar
            chunk_bytes: int = CHUNK_BYTES,  # about how many bytes to read per chunk
-           defaults: dict|None = None,  # RequestLog column → value for columns the files lack
+           defaults: dict|None = None,  # RequestLog column → value for missing values; `ts_start`: ISO 8601 time or 'mtime'
            keep_text: bool = True,  # store captured prompt/answer text (False: drop it, per policy)
            now=None,  # "now" for the plausible-timestamp check; None = the current time
+           encoding: str|None = None,  # the files' text encoding (e.g. 'shift_jis'); None = UTF-8 (UTF-16 detected)
+           timezone: str|None = None,  # IANA zone of timestamps without an offset; None = settings' [logs] timezone
           ) -> IngestSummary:
     "Load log files (or directories of them) into the workspace store; returns per-file counts, reasons and GX results."
     from tqdm.auto import tqdm
@@ -262,41 +369,26 @@ def ingest(paths,  # a file, a folder (its log files, recursively) or a list of 
     store, root, files = s.path("store"), Path(s.root), _expand(paths)
     inside = [f for f in files if store in f.resolve().parents]  # never re-read the store itself
     files = [f for f in files if f not in inside]
-    salt, checks = workspace_salt(s), requestlog_checks(now)
-    load_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-    at, t0 = pd.Timestamp.now(tz="UTC").floor("us"), time.perf_counter()
-    index, seen, rows, gxb, reasons, messages = _StoreIndex(store), IdSet(), [], _GxBatches(checks), {}, []
-    total = sum(f.stat().st_size for f in files if f.is_file())
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc="ingest", disable=not progress, leave=False)
+    tz = _zone(timezone or getattr(s, "timezone", "") or None)
+    if (d := (defaults or {}).get("ts_start")) is not None and str(d).strip().lower() != "mtime": _ts_default(d, tz, root)
+    checks, at, t0 = requestlog_checks(now), pd.Timestamp.now(tz="UTC").floor("us"), time.perf_counter()
+    load_id = at.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    read = dict(fmt=fmt, chunk_bytes=chunk_bytes, salt=workspace_salt(s), defaults=defaults, now=now, encoding=encoding, timezone=tz)
+    run = dict(store=store, index=_StoreIndex(store), seen=IdSet(), gxb=_GxBatches(checks) if gx else None, reasons={},
+               messages=[], load_id=load_id, at=at, keep_text=keep_text, n=0)
+    rows = []
+    run["bar"] = tqdm(total=sum(f.stat().st_size for f in files if f.is_file()), unit="B", unit_scale=True, desc="ingest",
+                      disable=not progress, leave=False)
     try:
-        for f in files:
-            tf, source = time.perf_counter(), _source_name(f, root)
-            row = dict(file=source, format=fmt or "", ingested=0, valid=0, quarantined=0, duplicates=0, written=0,
-                       bytes=f.stat().st_size if f.is_file() else 0, seconds=0.0, sha256="", error="", messages="")
-            notes = []
-            try:
-                row["sha256"] = _sha256(f) if f.is_file() else ""
-                for n, part in enumerate(iter_logs(f, fmt, chunk_bytes, salt, defaults, now, seen, source)):
-                    q = _store_part(part, row, index, store, f"{load_id}-{len(rows):04d}-{n:05d}", load_id, at, keep_text)
-                    for r, c in q.rule.value_counts().items(): reasons[r] = reasons.get(r, 0) + int(c)
-                    notes += [m for m in part.messages if m not in notes]
-                    if gx and part.checked is not None and len(part.checked): gxb.add(part.checked)
-                    bar.update(part.nbytes)
-            except LogReadError as e:
-                row["error"] = str(e); notes.append(str(e))
-            row["ingested"] = row["valid"] + row["quarantined"]
-            row["seconds"], row["messages"] = round(time.perf_counter() - tf, 3), "; ".join(notes)
-            messages += [f"{source}: {m}" if not m.startswith(source) else m for m in notes]
-            rows.append(row)
-        if gx: gxb.flush()
-    finally:
-        bar.close()
-    files_df = pd.DataFrame(rows, columns=["file", "format", "ingested", "valid", "quarantined", "duplicates", "written",
-                                           "bytes", "seconds", "sha256", "error", "messages"])
-    reasons_df = pd.DataFrame(sorted(reasons.items(), key=lambda kv: list(RULES).index(kv[0]) if kv[0] in RULES else 99),
-                              columns=["rule", "rows"])
-    if inside: messages.append(f"skipped {len(inside)} file(s) inside the store {store}")
-    summary = IngestSummary(load_id, store, files_df, reasons_df, _sum_gx(gxb.parts) if gx else None,
-                            time.perf_counter() - t0, gxb.seconds, messages)
-    _append_log(store, summary, at)
+        for run["n"], f in enumerate(files): rows.append(_ingest_file(f, _source_name(f, root), run, read))
+        if gx: run["gxb"].flush()
+    finally:  # files loaded before an interruption are logged too
+        run["bar"].close()
+        reasons_df = pd.DataFrame(sorted(run["reasons"].items(), key=lambda kv: list(RULES).index(kv[0]) if kv[0] in RULES else 99),
+                                  columns=["rule", "rows"])
+        if inside: run["messages"].append(f"skipped {len(inside)} file(s) inside the store {store}")
+        summary = IngestSummary(load_id, store, pd.DataFrame(rows, columns=_FILE_COLUMNS), reasons_df,
+                                _sum_gx(run["gxb"].parts) if gx else None, time.perf_counter() - t0,
+                                run["gxb"].seconds if gx else 0.0, run["messages"])
+        _append_log(store, summary, at)
     return summary
