@@ -17,7 +17,8 @@ import pandas as pd
 # %% auto #0
 __all__ = ['FONT_FAMILY', 'PALETTE', 'PRIMARY', 'PASS_COLOR', 'FAIL_COLOR', 'TARGET_COLOR', 'MUTED', 'FONT_DIRS', 'DATE_FORMATS',
            'VL_LOCALES', 'house_config', 'use_house_theme', 'register_fonts', 'axis_format', 'line_chart', 'bar_chart',
-           'target_bar_chart', 'chart_spec', 'chart_svg', 'chart_html']
+           'target_bar_chart', 'chart_spec', 'chart_svg', 'chart_html', 'spend_chart', 'forecast_chart',
+           'selfhost_chart']
 
 # %% ../nbs/05_charts.ipynb #c58a4574
 FONT_FAMILY = '"Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", "Yu Gothic", "Meiryo", sans-serif'
@@ -206,3 +207,54 @@ def chart_html(chart,  # an altair chart or a Vega-Lite dict
         body = f'<img alt="{label}" src="data:image/png;base64,{data}">'
     else: raise ValueError(f"fmt must be 'svg' or 'png', not {fmt!r}")
     return f'<figure class="chart" role="img" aria-label="{label}">{body}</figure>'
+
+# %% ../nbs/05_charts.ipynb #b3b1fb45
+def spend_chart(daily: pd.DataFrame, by: str = "department", names: dict|None = None, title: str = "",
+                locale: str = "ja", currency: str = "JPY", width: int = 760, height: int = 220):
+    "Stacked daily spend by `by` (a `cost.daily_spend` frame)."
+    import altair as alt
+    d = daily.assign(name=daily[by].map(names or {}).fillna(daily[by]))
+    sym = "¥" if currency == "JPY" else "$"
+    return alt.Chart(d).mark_area(opacity=0.85).encode(
+        x=alt.X("date:T", title=None, axis=alt.Axis(format=DATE_FORMATS[locale], labelAngle=0)),
+        y=alt.Y("sum(spend):Q", title=None, stack=True, axis=alt.Axis(format=",.0f", labelExpr=f"'{sym}' + datum.label")),
+        color=alt.Color("name:N", title=None)).properties(title=title, width=width, height=height)
+
+# %% ../nbs/05_charts.ipynb #588766ce
+def forecast_chart(forecast: pd.DataFrame, monthly_actual: pd.DataFrame, title: str = "", locale: str = "ja",
+                   currency: str = "JPY", labels: dict|None = None, width: int = 640, height: int = 220):
+    "Bars of past monthly spend, and points with error bars for the projection and the forecast months."
+    import altair as alt
+    labels = labels or {"actual": "actual", "forecast": "forecast"}
+    sym = "¥" if currency == "JPY" else "$"
+    act = monthly_actual.assign(kind=labels["actual"])
+    fc = forecast.assign(kind=labels["forecast"])
+    y = alt.Y("spend:Q", title=None, axis=alt.Axis(format=",.0f", labelExpr=f"'{sym}' + datum.label"))
+    x = alt.X("month:N", title=None, axis=alt.Axis(labelAngle=0))
+    bars = alt.Chart(act).mark_bar(opacity=0.8, size=28).encode(x=x, y=y, color=alt.Color("kind:N", title=None))
+    pts = alt.Chart(fc.rename(columns={"forecast": "spend"})).mark_point(filled=True, size=70).encode(
+        x=x, y=y, color=alt.Color("kind:N", title=None))
+    err = alt.Chart(fc).mark_rule(strokeWidth=2).encode(x=x, y="low:Q", y2="high:Q", color=alt.Color("kind:N", title=None))
+    return alt.layer(bars, err, pts).properties(title=title, width=width, height=height)
+
+# %% ../nbs/05_charts.ipynb #c7cd9b93
+def selfhost_chart(curve: pd.DataFrame, breakeven: float|None = None, now: float|None = None, title: str = "",
+                   labels: dict|None = None, x_title: str = "", conv: float = 1.0, currency: str = "USD",
+                   width: int = 640, height: int = 240):
+    "Monthly cost against volume (log scale) for the API and self-hosting, with break-even and current volume."
+    import altair as alt
+    labels = labels or {"api_usd": "API", "selfhost_usd": "self-hosted"}
+    d = curve.melt("volume_mtok", ["api_usd", "selfhost_usd"], var_name="series", value_name="cost")
+    d = d.assign(series=d.series.map(labels), cost=d.cost * conv)
+    sym = "¥" if currency == "JPY" else "$"
+    base = alt.Chart(d).mark_line(strokeWidth=2.5).encode(
+        x=alt.X("volume_mtok:Q", scale=alt.Scale(type="log"), title=x_title),
+        y=alt.Y("cost:Q", title=None, axis=alt.Axis(format=",.0f", labelExpr=f"'{sym}' + datum.label")),
+        color=alt.Color("series:N", title=None), strokeDash=alt.StrokeDash("series:N", legend=None))
+    layers = [base]
+    marks = [(v, k) for v, k in ((breakeven, "breakeven"), (now, "now")) if v is not None and v == v and v > 0]
+    if marks:
+        m = pd.DataFrame(dict(x=[v for v, _ in marks], label=[labels.get(k, k) for _, k in marks]))
+        layers += [alt.Chart(m).mark_rule(strokeDash=[3, 3], color="#37474f").encode(x="x:Q"),
+                   alt.Chart(m).mark_text(align="left", dx=4, dy=-6, color="#37474f").encode(x="x:Q", y=alt.value(12), text="label:N")]
+    return alt.layer(*layers).properties(title=title, width=width, height=height)

@@ -18,16 +18,15 @@ from .pricing import priced_model
 
 # %% auto #0
 __all__ = ['STATUSES', 'daily_spend', 'SpendModel', 'fit_spend', 'forecast_spend', 'monthly_spend', 'budget_status',
-           'budget_alerts', 'spend_anomalies', 'cost_drivers', 'report_headers', 'report_formats', 'input_files',
-           'amount_column', 'spend_column', 'currency_of', 'check_period', 'BUDGETS_FILE', 'Budget', 'parse_budgets',
-           'load_budgets', 'CHARGEBACK_LEVELS', 'chargeback', 'FOCUS_COLUMNS', 'TAG_COLUMNS', 'focus_table',
-           'export_focus_csv', 'Scenario', 'rate_card', 'Estimate', 'estimate_monthly', 'SPREAD', 'scenario_cases',
-           'scenario_range', 'scenario_from_logs', 'model_quality', 'Policy', 'route_by_use_case',
-           'route_by_prompt_length', 'route_cheapest', 'RoutingReplay', 'replay_routing', 'HOURS_PER_MONTH',
-           'selfhost_monthly_cost', 'selfhost_capacity_mtok', 'breakeven_mtok', 'blended_api_price', 'selfhost_vs_api',
-           'ROIInputs', 'ROIResult', 'roi', 'roi_cases', 'ROI_FILE', 'ROIAssumption', 'parse_roi', 'load_roi',
-           'successful', 'usage_by_use_case', 'roi_by_use_case', 'ROIReportData', 'roi_report_data', 'DEMO_PRICE_BOOK',
-           'DEMO_ROI', 'demo_budgets', 'write_demo_cost']
+           'budget_alerts', 'spend_anomalies', 'cost_drivers', 'amount_column', 'spend_column', 'currency_of',
+           'check_period', 'BUDGETS_FILE', 'Budget', 'parse_budgets', 'load_budgets', 'CHARGEBACK_LEVELS', 'chargeback',
+           'FOCUS_COLUMNS', 'TAG_COLUMNS', 'focus_table', 'export_focus_csv', 'Scenario', 'rate_card', 'Estimate',
+           'estimate_monthly', 'SPREAD', 'scenario_cases', 'scenario_range', 'scenario_from_logs', 'model_quality',
+           'Policy', 'route_by_use_case', 'route_by_prompt_length', 'route_cheapest', 'RoutingReplay', 'replay_routing',
+           'HOURS_PER_MONTH', 'selfhost_monthly_cost', 'selfhost_capacity_mtok', 'breakeven_mtok', 'blended_api_price',
+           'selfhost_vs_api', 'ROIInputs', 'ROIResult', 'roi', 'roi_cases', 'ROI_FILE', 'ROIAssumption', 'parse_roi',
+           'load_roi', 'successful', 'usage_by_use_case', 'roi_by_use_case', 'DEMO_PRICE_BOOK', 'DEMO_ROI',
+           'demo_budgets', 'write_demo_cost']
 
 # %% ../nbs/30_cost.ipynb #cce6361f
 # the family, grouped as in the table above
@@ -39,9 +38,9 @@ from .cost_scenarios import (
     Scenario, rate_card, Estimate, estimate_monthly, SPREAD, scenario_cases, scenario_range, scenario_from_logs,
     model_quality, Policy, route_by_use_case, route_by_prompt_length, route_cheapest, RoutingReplay, replay_routing,
     HOURS_PER_MONTH, selfhost_monthly_cost, selfhost_capacity_mtok, breakeven_mtok, blended_api_price, selfhost_vs_api)
-from .cost_roi import (
+from llmops_nb.cost_roi import (
     ROIInputs, ROIResult, roi, roi_cases, ROI_FILE, ROIAssumption, parse_roi, load_roi, successful, usage_by_use_case,
-    roi_by_use_case, ROIReportData, roi_report_data)
+    roi_by_use_case)
 from .cost_demo import DEMO_PRICE_BOOK, DEMO_ROI, demo_budgets, write_demo_cost
 from .cost_scenarios import _fx as _fx, _split as _split  # private, still imported from here by widgets.cost
 from .cost_demo import _workspace_calls as _workspace_calls  # private, still imported from here by tests
@@ -54,7 +53,7 @@ _all_ = [
     'Estimate', 'estimate_monthly', 'SPREAD', 'scenario_cases', 'scenario_range', 'scenario_from_logs', 'model_quality', 'Policy',
     'route_by_use_case', 'route_by_prompt_length', 'route_cheapest', 'RoutingReplay', 'replay_routing', 'HOURS_PER_MONTH', 'selfhost_monthly_cost', 'selfhost_capacity_mtok',
     'breakeven_mtok', 'blended_api_price', 'selfhost_vs_api', 'ROIInputs', 'ROIResult', 'roi', 'roi_cases', 'ROI_FILE',
-    'ROIAssumption', 'parse_roi', 'load_roi', 'successful', 'usage_by_use_case', 'roi_by_use_case', 'ROIReportData', 'roi_report_data',
+    'ROIAssumption', 'parse_roi', 'load_roi', 'successful', 'usage_by_use_case', 'roi_by_use_case',
     'DEMO_PRICE_BOOK', 'DEMO_ROI', 'demo_budgets', 'write_demo_cost',
 ]
 
@@ -234,43 +233,3 @@ def cost_drivers(priced: pd.DataFrame, period: str, n: int = 10, by=("use_case",
     t_["change"] = t_["spend"] - t_["previous"]
     t_["share"] = t_["spend"] / t_["spend"].sum() if t_["spend"].sum() else 0.0
     return t_.sort_values("spend", ascending=False).head(n).reset_index().rename_axis(columns=None)
-
-# %% ../nbs/30_cost.ipynb #91f518ac
-def report_headers(locale: str = "ja") -> dict:
-    "Column → translated header for the cost tables."
-    cols = ["budget", "spent", "share", "forecast", "forecast_share", "status", "scope", "month", "calls", "unpriced_calls",
-            "input_tokens", "output_tokens", "department", "team", "project", "model", "use_case", "previous", "change",
-            "kind", "actual_to_date", "low", "high", "date", "baseline", "ratio", "case", "benefit_monthly", "cost_monthly",
-            "net_monthly", "payback_months", "net_3y", "roi_3y", "cost_per_successful_task", "adoption", "success_rate",
-            "hours_saved_per_task", "tasks_monthly", "active_users", "people", "cost_before", "cost_after", "saving",
-            "saving_share", "quality_before", "quality_after", "quality_change", "routed_calls", "unknown_quality_calls",
-            "successful_calls", "cost_per_successful_call", "tax", "total"]
-    out = {c: t(f"cost.{c}", locale) for c in cols}
-    out.update(user_id_hash=t("cost.user", locale), cost=t("cost.spend", locale), spend=t("cost.spend", locale),
-               name=t("cost.scope", locale), share_of_budget=t("cost.share_of_budget", locale))
-    return out
-
-# %% ../nbs/30_cost.ipynb #21e9a45c
-def report_formats(currency: str = "JPY") -> dict:
-    "Column → formatter for the cost tables (money in `currency`)."
-    from llmops_nb.i18n import fmt_num
-    money = lambda x: fmt_money(x, currency)
-    small = lambda x: fmt_money(x, currency, 2 if currency == "JPY" and abs(x) < 100 else None)  # unit costs: keep the sen
-    pct = lambda x: fmt_pct(x, 1)
-    return {**{c: money for c in ("budget", "spent", "forecast", "cost", "tax", "total", "spend", "previous", "change",
-                                  "actual_to_date", "low", "high", "baseline", "benefit_monthly", "cost_monthly", "net_monthly",
-                                  "net_3y", "cost_before", "cost_after", "saving", "api_cost_monthly")},
-            **{c: pct for c in ("share", "forecast_share", "adoption", "success_rate", "saving_share", "roi_3y")},
-            **{c: fmt_num for c in ("calls", "unpriced_calls", "input_tokens", "output_tokens", "routed_calls",
-                                    "unknown_quality_calls", "successful_calls", "active_users", "people", "tasks_monthly")},
-            "ratio": lambda x: f"×{x:,.1f}", "payback_months": lambda x: "—" if not math.isfinite(x) else f"{x:,.1f}",
-            "quality_before": lambda x: fmt_num(x, 3), "quality_after": lambda x: fmt_num(x, 3),
-            "quality_change": lambda x: "—" if x != x else ("±0.000" if abs(x) < 5e-4 else f"{x:+.3f}"),
-            "hours_saved_per_task": lambda x: fmt_num(x, 2),
-            **{c: small for c in ("cost_per_successful_task", "cost_per_successful_call")}}
-
-# %% ../nbs/30_cost.ipynb #cd6a426c
-def input_files(workspace) -> list[Path]:
-    "The workspace's price book, budgets and ROI files that exist (inputs of the cost reports, for their manifests)."
-    from llmops_nb.pricing import PRICE_BOOK_FILE
-    return [p for p in (Path(workspace) / f for f in (PRICE_BOOK_FILE, BUDGETS_FILE, ROI_FILE)) if p.exists()]

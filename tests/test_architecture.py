@@ -13,11 +13,10 @@ import json
 import re
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 PKG, NBS = ROOT / "llmops_nb", ROOT / "nbs"
 DEMO = "llmops_nb.demo"
-MAX_MODULE_LINES, MAX_CELL_LINES = 750, 60
+MAX_MODULE_LINES, MAX_CELL_LINES = 700, 60
 LAYER_OF_TENS = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 5, 7: 5, 9: 5}
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from browser import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "templates" / "dashboards" / "cost_estimator.ipynb"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -144,53 +144,47 @@ def _slider(page, label: str):
 
 @pytest.mark.browser
 def test_sliders_update_the_figures(voila, ws):
-    from playwright.sync_api import sync_playwright
-
     from llmops_nb.i18n import fmt_money
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1100})
-            page.goto(voila, timeout=120_000)
-            page.wait_for_selector(".ce-monthly", timeout=180_000)
-            be0 = float(page.locator(".ce-breakeven").get_attribute("data-value"))
-            assert math.isnan(be0)  # the demo's L4 set-up costs more per token than these API calls: it never pays
-            # 1. the starting figures equal an independent computation of the scenario the page states
-            s0 = _settle(page)  # the browser may snap a slider to its step once, which is one more update
-            e0 = _expected(s0, ws)
-            v0 = float(page.locator(".ce-monthly").get_attribute("data-value"))
-            assert v0 == pytest.approx(e0["jpy"], rel=1e-9)
-            assert page.locator(".ce-exact").inner_text() == fmt_money(e0["jpy"], "JPY")
-            # 2. move the People slider with the keyboard: five steps to the right
-            _slider(page, "People").focus()
-            for _ in range(5): page.keyboard.press("ArrowRight")
-            s1 = _settle(page)
-            assert s1["users"] > s0["users"]
-            e1 = _expected(s1, ws)
-            v1 = float(page.locator(".ce-monthly").get_attribute("data-value"))
-            assert v1 == pytest.approx(e1["jpy"], rel=1e-9)
-            assert v1 / v0 == pytest.approx(s1["users"] / s0["users"], rel=1e-9)  # cost is proportional to the people
-            assert page.locator(".ce-exact").inner_text() == fmt_money(e1["jpy"], "JPY")
-            vol = page.locator(".ce-volume")
-            assert float(vol.get_attribute("data-mtok")) == pytest.approx(e1["mtok"], rel=1e-9)
-            # 3. push self-hosting to its most efficient set-up: a break-even appears and equals monthly cost ÷ API price
-            for label in ("Tokens / second", "Utilisation"):
-                _slider(page, label).focus(); page.keyboard.press("End")
-                time.sleep(1.0)
-            _settle(page)
-            be = float(page.locator(".ce-breakeven").get_attribute("data-value"))
-            tps, util = 20_000, 1.0
-            cap = tps * 3600 * 730 * util / 1e6
-            want = 0.85 * 2 * 730 / e1["api"]
-            assert want <= cap  # at 20,000 tokens/s and 100 % one deployment can carry the break-even volume
-            assert be == pytest.approx(want, rel=1e-9)
-            assert "self-hosting pays from" in page.locator(".ce-breakeven").inner_text()
-            # 4. the page reports how long the last update took (the 100 ms budget is checked by `make bench`)
-            assert float(page.locator(".ce-timing").inner_text().split("updated in ")[1].split(" ms")[0]) >= 0
-            # 5. Japanese
-            page.locator(".cost-estimator button", has_text="日本語").click()
-            page.wait_for_function("() => document.querySelector('.ce-summary')?.innerText.includes('月額費用')", timeout=30_000)
-            assert "損益分岐点" in page.locator(".ce-breakeven").inner_text()
-            assert page.locator(".cost-estimator .widget-slider", has_text="対象人数").count() == 1
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1300, "height": 1100})
+        page.goto(voila, timeout=120_000)
+        page.wait_for_selector(".ce-monthly", timeout=180_000)
+        be0 = float(page.locator(".ce-breakeven").get_attribute("data-value"))
+        assert math.isnan(be0)  # the demo's L4 set-up costs more per token than these API calls: it never pays
+        # 1. the starting figures equal an independent computation of the scenario the page states
+        s0 = _settle(page)  # the browser may snap a slider to its step once, which is one more update
+        e0 = _expected(s0, ws)
+        v0 = float(page.locator(".ce-monthly").get_attribute("data-value"))
+        assert v0 == pytest.approx(e0["jpy"], rel=1e-9)
+        assert page.locator(".ce-exact").inner_text() == fmt_money(e0["jpy"], "JPY")
+        # 2. move the People slider with the keyboard: five steps to the right
+        _slider(page, "People").focus()
+        for _ in range(5): page.keyboard.press("ArrowRight")
+        s1 = _settle(page)
+        assert s1["users"] > s0["users"]
+        e1 = _expected(s1, ws)
+        v1 = float(page.locator(".ce-monthly").get_attribute("data-value"))
+        assert v1 == pytest.approx(e1["jpy"], rel=1e-9)
+        assert v1 / v0 == pytest.approx(s1["users"] / s0["users"], rel=1e-9)  # cost is proportional to the people
+        assert page.locator(".ce-exact").inner_text() == fmt_money(e1["jpy"], "JPY")
+        vol = page.locator(".ce-volume")
+        assert float(vol.get_attribute("data-mtok")) == pytest.approx(e1["mtok"], rel=1e-9)
+        # 3. push self-hosting to its most efficient set-up: a break-even appears and equals monthly cost ÷ API price
+        for label in ("Tokens / second", "Utilisation"):
+            _slider(page, label).focus(); page.keyboard.press("End")
+            time.sleep(1.0)
+        _settle(page)
+        be = float(page.locator(".ce-breakeven").get_attribute("data-value"))
+        tps, util = 20_000, 1.0
+        cap = tps * 3600 * 730 * util / 1e6
+        want = 0.85 * 2 * 730 / e1["api"]
+        assert want <= cap  # at 20,000 tokens/s and 100 % one deployment can carry the break-even volume
+        assert be == pytest.approx(want, rel=1e-9)
+        assert "self-hosting pays from" in page.locator(".ce-breakeven").inner_text()
+        # 4. the page reports how long the last update took (the 100 ms budget is checked by `make bench`)
+        assert float(page.locator(".ce-timing").inner_text().split("updated in ")[1].split(" ms")[0]) >= 0
+        # 5. Japanese
+        page.locator(".cost-estimator button", has_text="日本語").click()
+        page.wait_for_function("() => document.querySelector('.ce-summary')?.innerText.includes('月額費用')", timeout=30_000)
+        assert "損益分岐点" in page.locator(".ce-breakeven").inner_text()
+        assert page.locator(".cost-estimator .widget-slider", has_text="対象人数").count() == 1

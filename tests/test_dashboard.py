@@ -21,13 +21,13 @@ def expected(df: pd.DataFrame) -> dict:
 
 def test_dashboard_view_matches_pandas(demo_workspace, calls):
     from llmops_nb import logs
-    from llmops_nb import monitor as M
     from llmops_nb.config import load_settings
+    from llmops_nb.views import ops as V
     s = load_settings(demo_workspace)
     with logs.connect(demo_workspace) as con:
-        months, services = M.dashboard_options(con)
+        months, services = V.dashboard_options(con)
         assert months == sorted(calls.month.unique(), reverse=True) and services == sorted(calls.service_name.dropna().unique())
-        v = M.dashboard_view(con, "2026-09", "support-bot", s, "en")
+        v = V.dashboard_view(con, "2026-09", "support-bot", s, "en")
     sub = calls[(calls.month == "2026-09") & (calls.service_name == "support-bot")]
     assert {t["label"]: t["value"] for t in v["tiles"] if t["label"] in expected(sub)} == expected(sub)
     assert v["drift"].signal.tolist()[0] == "Prompt length (median input tokens)"

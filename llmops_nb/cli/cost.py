@@ -11,11 +11,13 @@ import sys
 import pandas as pd
 
 from ..config import load_settings
-from ..cost import STATUSES, budget_alerts, budget_status, report_formats
+from ..cost import STATUSES, budget_alerts, budget_status
 from ..cost_budgets import load_budgets
 from ..cost_focus import export_focus_csv
 from ..cost_spend import _latest_month, check_period, currency_of
 from ..pricing import PriceBookError, load_price_book, load_priced
+from ..views.cost import report_formats
+
 
 # %% auto #0
 __all__ = ['cli_cost']
