@@ -16,10 +16,10 @@ from .systems import system_mask
 from .controls import parse_threshold, threshold_values
 from .control_metrics import Context, EvidenceMissing, METRICS
 from .catalogue import Catalogue, Governance, load_catalogue, load_governance, record_state, applies
+from .schema import TEXT_COLUMNS  # prompt, answer and system instructions: loaded as presence only
 
 # %% auto #0
-__all__ = ['TEXT_COLUMNS', 'BASE_COLUMNS', 'RESULT_COLUMNS', 'period_bounds', 'previous_period', 'LogSource', 'log_source',
-           'evaluate']
+__all__ = ['BASE_COLUMNS', 'RESULT_COLUMNS', 'period_bounds', 'previous_period', 'LogSource', 'log_source', 'evaluate']
 
 # %% ../nbs/36e_control_eval.ipynb #dc23496b
 def period_bounds(period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -49,7 +49,6 @@ def _window(logs: pd.DataFrame|None, system: dict|None, window: str, start, end)
     return logs[m]
 
 # %% ../nbs/36e_control_eval.ipynb #d70baf3a
-TEXT_COLUMNS = ("input_text", "output_text")
 BASE_COLUMNS = ("request_id", "ts_start", "use_case", "service_name")  # every window has them: scope, evidence ids, dates
 
 @dataclass

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .patterns import CANDIDATE_PATTERNS, RAW_USER_ID
-from .schema import error_rule, unavailable_rule
+from .schema import error_rule, TEXT_COLUMNS, unavailable_rule
 
 # %% auto #0
 __all__ = ['duckdb_backend', 'local_spark', 'spark_backend', 'from_pandas', 'requests', 'derive', 'pricing_keys', 'price_rows',
@@ -137,17 +137,17 @@ def price(t: ir.Table,  # RequestLog table (Ibis)
     c = derive(t)
     tok = lambda col: c[col].cast("float64").fill_null(0.0) if col in c.columns else ibis.literal(0.0)
     c = c.mutate(_inp=tok("input_tokens"), _cr=tok("cache_read_input_tokens"), _cw=tok("cache_creation_input_tokens"),
-                 _out=tok("output_tokens"), _reas=tok("reasoning_output_tokens"))
+                 _cw1h=tok("cache_creation_1h_input_tokens"), _out=tok("output_tokens"), _reas=tok("reasoning_output_tokens"))
     j = c.left_join(p, [c.provider_key == p.provider_key, c.model == p.model, c.tier == p.tier,
                         c.day >= p.day_from, c.day < p.day_to, c.tod >= p.tod_from, c.tod < p.tod_to,
                         c._inp > p.band_lo, c._inp <= p.band_hi])
     j = j.select(*c.columns, p.priced, p.price_source, p.day_from, p.input_mtok, p.cache_read_mtok, p.cache_write_mtok,
-                 p.output_mtok, p.reasoning_mtok, p.fee_usd)
+                 p.cache_write_1h_mtok, p.output_mtok, p.reasoning_mtok, p.fee_usd)
     unc = j._inp - j._cr - j._cw
-    bad = (unc < 0) | (j._reas > j._out)
+    bad = (unc < 0) | (j._reas > j._out) | (j._cw1h > j._cw)
     ok = j.priced.fill_null(False) & ~bad & j.ts_start.notnull()
     parts = dict(cost_input=unc * j.input_mtok / 1e6, cost_cache_read=j._cr * j.cache_read_mtok / 1e6,
-                 cost_cache_write=j._cw * j.cache_write_mtok / 1e6,
+                 cost_cache_write=((j._cw - j._cw1h) * j.cache_write_mtok + j._cw1h * j.cache_write_1h_mtok) / 1e6,
                  cost_output=(j._out - j._reas) * j.output_mtok / 1e6 + j._reas * j.reasoning_mtok / 1e6, cost_fee=j.fee_usd)
     parts = {k: ibis.ifelse(ok, v, ibis.null("float64")) for k, v in parts.items()}
     total = parts["cost_input"] + parts["cost_cache_read"] + parts["cost_cache_write"] + parts["cost_output"] + parts["cost_fee"]
@@ -159,8 +159,8 @@ def price(t: ir.Table,  # RequestLog table (Ibis)
         yen = dict(fx_rate=fx, cost_jpy=total * fx, cost_jpy_incl_tax=total * fx * (1 + book.tax_rate))
     return j.mutate(cost_usd=total, **parts, priced=ok, price_source=src,
                     price_day_from=ibis.ifelse(ok, j.day_from, ibis.null("int64")), **yen).drop(
-        "_inp", "_cr", "_cw", "_out", "_reas", "day_from", "input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok",
-        "reasoning_mtok", "fee_usd")
+        "_inp", "_cr", "_cw", "_cw1h", "_out", "_reas", "day_from", "input_mtok", "cache_read_mtok", "cache_write_mtok",
+        "cache_write_1h_mtok", "output_mtok", "reasoning_mtok", "fee_usd")
 
 # %% ../nbs/15_engine.ipynb #57b61e55
 def _keys(t: ir.Table, by) -> dict:
@@ -226,7 +226,7 @@ def control_metrics(t: ir.Table,  # RequestLog table
 
 # %% ../nbs/15_engine.ipynb #b440e2e0
 def candidates(t: ir.Table,  # RequestLog table
-               columns=("input_text", "output_text"),  # text columns to match
+               columns=TEXT_COLUMNS,  # text columns to match (prompt, answer, system instructions)
                patterns: dict|None = None,  # kind → regex (RE2 and Java compatible); default CANDIDATE_PATTERNS
               ) -> ir.Table:
     "One row per (request_id, column, kind) whose text matches the kind's pattern: the rows worth a precise local scan."

@@ -29,14 +29,16 @@ def _otlp_value(v):
         try: return int(v["intValue"])
         except (TypeError, ValueError): return None
     if "arrayValue" in v: return [_otlp_value(x) for x in (v["arrayValue"] or {}).get("values", []) or []]
-    if "kvlistValue" in v: return {kv.get("key"): _otlp_value(kv.get("value"))
-                                   for kv in (v["kvlistValue"] or {}).get("values", []) or [] if isinstance(kv, dict)}
+    if "kvlistValue" in v: return {kv["key"]: _otlp_value(kv.get("value"))
+                                   for kv in (v["kvlistValue"] or {}).get("values", []) or []
+                                   if isinstance(kv, dict) and isinstance(kv.get("key"), str)}
     return None
 
 # %% ../nbs/12b_log_otel.ipynb #c6dd4bc0
 def _otlp_attrs(attrs) -> dict:
     "OTLP `attributes` (a list of {key, value}) as a dict."
-    return {a.get("key"): _otlp_value(a.get("value")) for a in (attrs or []) if isinstance(a, dict)} if isinstance(attrs, list) else {}
+    if not isinstance(attrs, list): return {}
+    return {a["key"]: _otlp_value(a.get("value")) for a in attrs if isinstance(a, dict) and isinstance(a.get("key"), str)}
 
 # %% ../nbs/12b_log_otel.ipynb #25c17f5d
 _INDEXED = re.compile(r"^(llm\.input_messages|llm\.output_messages|gen_ai\.prompt|gen_ai\.completion)\.(\d+)\.(?:message\.)?(role|content|finish_reason)$")
@@ -117,7 +119,7 @@ OPENLLMETRY_OPERATIONS = {"chat": "chat", "completion": "text_completion", "embe
 
 def _nanos(s: pd.Series) -> pd.Series:
     "UTC timestamps from Unix nanoseconds (numbers or text), exactly."
-    ns = s.map(lambda v: int(v) if isinstance(v, (int, str)) and str(v).isdigit() and len(str(v)) < 20 else None)
+    ns = s.map(lambda v: int(v) if isinstance(v, (int, str)) and str(v).isdigit() and len(str(v)) < 20 and int(v) < 2**63 else None)
     return pd.to_datetime(ns.astype("Int64"), unit="ns", utc=True, errors="coerce")
 
 def _text(s: pd.Series) -> pd.Series:
@@ -185,13 +187,29 @@ def map_otlp(spans: pd.DataFrame) -> pd.DataFrame:
         **usage, **{d: g(d, f"llmops.{d}", f"app.{d}", f"org.{d}") for d in DIMENSIONS}), index=spans.index)
     return df[keep]
 
+# %% ../nbs/12b_log_otel.ipynb #87e983a4
+def _expand_each(docs: list, expand, key: str) -> tuple[list[dict], list[tuple[int, str]]]:
+    "Flat records of each document (`_i` = its position), and (position, why) of each document not in OTLP shape."
+    out, bad = [], []
+    for j, doc in enumerate(docs):
+        try:
+            if not (isinstance(doc, dict) and isinstance(doc.get(key, []), list)): raise TypeError(f"{key} is not a list")
+            recs = expand([doc])
+        except (TypeError, AttributeError, ValueError, KeyError, IndexError) as e:
+            bad.append((j, f"not in OTLP shape: {e}")); continue
+        out += [{**r, "_i": j} for r in recs]
+    return out, bad
+
 # %% ../nbs/12b_log_otel.ipynb #e47a2828
-def _read_otlp(path, head: Head|None, chunk_bytes: int, expand, what: str) -> Iterator[RawBatch]:
+def _read_otlp(path, head: Head|None, chunk_bytes: int, expand, what: str, key: str) -> Iterator[RawBatch]:
     "Stream the model calls of an OTLP JSON file (document or JSONL of documents) as raw batches; `expand`: docs → flat records."
     head = head or read_head(path)
     seq = 0
     for docs, nums, raws, rejected, nbytes in _json_records(path, head, chunk_bytes):
-        recs = pd.DataFrame.from_records(expand(docs)) if docs else pd.DataFrame()
+        flat, bad = _expand_each(docs, expand, key)
+        rejected = rejected + [(int(nums[j]), "bad_type", why, raws[j].decode("utf-8", "replace") if isinstance(raws[j], bytes)
+                                else str(raws[j])) for j, why in bad]
+        recs = pd.DataFrame.from_records(flat) if flat else pd.DataFrame()
         if recs.empty: recs = pd.DataFrame({"_i": pd.Series(dtype="int64"), "_raw": pd.Series(dtype=object)})
         frame = map_otlp(recs)
         lines = nums[frame["_i"].to_numpy(dtype=np.int64)] if head.container == "jsonl" else seq + np.flatnonzero(
@@ -202,11 +220,11 @@ def _read_otlp(path, head: Head|None, chunk_bytes: int, expand, what: str) -> It
 
 def read_otlp(path, head: Head|None = None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[RawBatch]:
     "Stream the GenAI model-call spans of an OTLP JSON trace file (document or JSONL of documents) as raw batches."
-    return _read_otlp(path, head, chunk_bytes, otlp_spans, "span(s)")
+    return _read_otlp(path, head, chunk_bytes, otlp_spans, "span(s)", "resourceSpans")
 
 def read_otlp_logs(path, head: Head|None = None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[RawBatch]:
     "Stream the GenAI model calls of an OTLP JSON log file (`resourceLogs`, operation-details events) as raw batches."
-    return _read_otlp(path, head, chunk_bytes, otlp_log_records, "log record(s)")
+    return _read_otlp(path, head, chunk_bytes, otlp_log_records, "log record(s)", "resourceLogs")
 
 # %% ../nbs/12b_log_otel.ipynb #5df0420e
 for _name, _read, _sniff, _desc, _prio in (

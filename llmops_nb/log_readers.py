@@ -356,6 +356,23 @@ def _utf8(b: bytes) -> bool:
     try: b.decode("utf-8"); return True
     except UnicodeDecodeError: return False
 
+# %% ../nbs/12_log_readers.ipynb #3aa20b19
+def _record_lines(batch: pa.RecordBatch,  # rows Arrow parsed (blank lines kept as all-null rows)
+                  invalid: dict,  # Arrow's record number → text of each row it skipped as invalid
+                  next_rec: int, next_line: int,  # record number and physical line of the batch's first record
+                 ) -> tuple[np.ndarray, dict, int, int]:
+    "Physical first line of each row and of each skipped row (quoted values may hold line breaks); next record and line."
+    recs = np.arange(next_rec, next_rec + batch.num_rows + sum(r >= next_rec for r in invalid))
+    is_bad = np.isin(recs, list(invalid))
+    inside = np.zeros(batch.num_rows, dtype=np.int64)
+    for arr in batch.columns: inside += pa.compute.count_substring(arr, "\n").fill_null(0).to_numpy(zero_copy_only=False)
+    breaks = np.zeros(len(recs), dtype=np.int64)
+    breaks[~is_bad] = inside[: int((~is_bad).sum())]
+    breaks[is_bad] = [invalid[int(r)].count("\n") for r in recs[is_bad]]
+    starts = next_line + np.cumsum(np.r_[0, 1 + breaks])[:-1]
+    return (starts[~is_bad], {int(r): int(s) for r, s in zip(recs[is_bad], starts[is_bad])},
+            next_rec + len(recs), int(next_line + (1 + breaks).sum()))
+
 # %% ../nbs/12_log_readers.ipynb #3cc27444
 def iter_csv(path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[pd.DataFrame, list, int]]:
     "Stream a CSV file as (text frame with `_line`, rejects, bytes) chunks; every column is read as text."
@@ -369,34 +386,37 @@ def iter_csv(path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[pd.DataFram
     raw = open(path, "rb")
     stream = wrap_log(raw, path)
     reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=max(chunk_bytes, 1024), use_threads=False),
-                            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+                            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid,
+                                                             ignore_empty_lines=False),  # kept, to count lines; dropped below
                             convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in names},
                                                                  strings_can_be_null=True))
-    next_no, size, done = 2, os.path.getsize(path), 0
+    next_rec, next_line, size, done = 2, 2, os.path.getsize(path), 0
     for batch in reader:
-        n = batch.num_rows
-        skipped = sorted(num for num, _ in invalid if num is not None and num >= next_no)
-        nums = np.setdiff1d(np.arange(next_no, next_no + n + len(skipped)), skipped)[:n]
+        lines, bad_lines, next_rec, next_line = _record_lines(batch, {num: txt for num, txt in invalid if num is not None},
+                                                             next_rec, next_line)
+        blank = np.logical_and.reduce([a.is_null().to_numpy(zero_copy_only=False) for a in batch.columns]) \
+            if batch.num_rows else np.zeros(0, dtype=bool)  # an empty line, or one of empty fields: not a record
         cols, bad_rows = {}, set()
         for name, arr in zip(batch.schema.names, batch.columns):
             cols[name], bad = _decode_column(arr)
             bad_rows.update(bad.tolist())
-        frame = pd.DataFrame(cols).assign(_line=nums)
-        rejected = [(int(num), "invalid_csv_row", f"{len(next(csv.reader([txt]), []))} fields where the header has {len(names)}",
+        frame = pd.DataFrame(cols).assign(_line=lines)
+        rejected = [(bad_lines.get(num, num or 0), "invalid_csv_row",
+                     f"{len(next(csv.reader([txt]), []))} fields where the header has {len(names)}",
                      _blank_fields(txt, user_cols)) for num, txt in invalid]
         invalid.clear()
-        if bad_rows:
-            b = sorted(bad_rows)
-            rejected += [(int(nums[i]), "undecodable_bytes", "a field holds bytes that are not valid UTF-8",
-                          json.dumps({k: (None if pd.isna(v) else v) for k, v in frame.iloc[i].drop("_line").items()},
-                                     ensure_ascii=False, default=str)) for i in b]
-            frame = frame.drop(index=b).reset_index(drop=True)
-        next_no = (int(nums[-1]) + 1) if n else next_no
+        b = sorted(bad_rows)
+        rejected += [(int(lines[i]), "undecodable_bytes", "a field holds bytes that are not valid UTF-8",
+                      json.dumps({k: (None if pd.isna(v) else v) for k, v in frame.iloc[i].drop("_line").items()},
+                                 ensure_ascii=False, default=str)) for i in b]
+        drop = sorted(set(b) | set(np.flatnonzero(blank).tolist()))
+        if drop: frame = frame.drop(index=drop).reset_index(drop=True)
         pos = min(size, raw.tell())
         step, done = pos - done, pos
         yield frame, rejected, step
     if invalid: yield pd.DataFrame({n: pd.Series(dtype="str") for n in names}).assign(_line=pd.Series(dtype="int64")), \
-        [(int(num or 0), "invalid_csv_row", "wrong number of fields", _blank_fields(txt, user_cols)) for num, txt in invalid], 0
+        [(next_line + (num or next_rec) - next_rec, "invalid_csv_row", "wrong number of fields", _blank_fields(txt, user_cols))
+         for num, txt in invalid], 0
 
 # %% ../nbs/12_log_readers.ipynb #d8a6403b
 def read_native_csv(path, head: Head|None = None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[RawBatch]:
@@ -507,7 +527,7 @@ def _keys(head: Head) -> set:
     return set(head.first) if head.first else set(head.header or [])
 
 # %% ../nbs/12_log_readers.ipynb #dc57d1bc
-_PROVIDER_KEYS = {"usage", "usageMetadata", "resourceSpans", "choices", "response", "result", "call_type", "spend", "custom_id"}
+_PROVIDER_KEYS = {"usage", "usageMetadata", "resourceSpans", "resourceLogs", "choices", "response", "result", "call_type", "spend"}  # custom_id is a RequestLog column too
 
 def _is_native(head: Head) -> bool:
     "Does the file use RequestLog column names (at least three, none of a provider's keys)?"

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .i18n import register_labels
-from .schema import COLUMNS, COLUMN_NAMES, Check, add_check_columns, requestlog_checks, requestlog_dtypes
+from .schema import COLUMNS, COLUMN_NAMES, Check, add_check_columns, normalize_provider, requestlog_checks, requestlog_dtypes
 from .errors import LlmopsError
 
 # %% auto #0
@@ -218,7 +218,7 @@ def _fill(df: pd.DataFrame, col: str, value) -> None:
 
 # %% ../nbs/11_log_rules.ipynb #0f411cff
 def finish(raw: pd.DataFrame, salt: str, defaults: dict|None = None) -> pd.DataFrame:
-    "Shared normalisation of a raw frame: users hashed, finish reasons and tiers normalised, defaults filled."
+    "Shared normalisation of a raw frame: users hashed, finish reasons, tiers and provider names normalised, defaults filled."
     df = raw.copy()
     for k, v in (defaults or {}).items():
         if k not in COLUMN_NAMES: raise ValueError(f"defaults: {k!r} is not a RequestLog column")
@@ -231,6 +231,7 @@ def finish(raw: pd.DataFrame, salt: str, defaults: dict|None = None) -> pd.DataF
     if "service_tier" in df.columns:
         tier = _blank_to_na(df["service_tier"]).astype("str").str.strip().str.lower()
         df["service_tier"] = tier.replace(TIER_ALIASES)
+    if "provider_name" in df.columns: df["provider_name"] = normalize_provider(df["provider_name"])
     _fill(df, "usage_source", "provider")
     return df
 

@@ -19,7 +19,7 @@ from .config import Settings, load_settings
 from .i18n import t
 from .log_rules import (
     _QDTYPES, QUARANTINE_COLUMNS, RULES, KeyIndex, empty_quarantine, hash_pairs)
-from .schema import COLUMNS, COLUMN_NAMES, empty_requestlog, requestlog_dtypes
+from .schema import COLUMNS, COLUMN_NAMES, empty_requestlog, requestlog_dtypes, TEXT_COLUMNS
 
 # %% auto #0
 __all__ = ['store_dir', 'workspace_salt', 'IngestSummary', 'load_requests', 'load_quarantine', 'load_gx_results',
@@ -203,6 +203,16 @@ def _where(period, start, end, use_cases=None, service_names=None) -> tuple[str,
             conds.append(f"ts_start {op} ?"); params.append((ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime())
     return (" WHERE " + " AND ".join(conds)) if conds else "", params
 
+# %% ../nbs/14_log_store.ipynb #78aee449
+_SQL_TYPE = {"timestamp": "TIMESTAMPTZ", "float": "DOUBLE", "int": "BIGINT", "bool": "BOOLEAN", "str": "VARCHAR", "category": "VARCHAR"}
+
+def _requests_sql(con: duckdb.DuckDBPyConnection, g: str) -> str:
+    "SQL reading every stored RequestLog file under glob `g`, columns that older files lack added as typed NULLs."
+    scan = f"read_parquet('{g}', hive_partitioning = true, union_by_name = true)"
+    present = {r[0] for r in con.sql(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+    absent = [f'CAST(NULL AS {_SQL_TYPE[c.kind]}) AS "{c.name}"' for c in COLUMNS if c.name not in present]
+    return f"SELECT *{''.join(', ' + a for a in absent)} FROM {scan}"
+
 # %% ../nbs/14_log_store.ipynb #33ed0ca0
 def load_requests(workspace,  # a `Settings`, a workspace folder or its settings.ini
                   period: str|None = None,  # one month 'YYYY-MM' (by ts_start, UTC); None = all
@@ -211,7 +221,7 @@ def load_requests(workspace,  # a `Settings`, a workspace folder or its settings
                   columns=None,  # RequestLog columns to return; None = all
                   use_cases=None,  # only rows of these use cases …
                   service_names=None,  # … or of these services (neither given: every row)
-                  text_as_presence: bool = False,  # input_text/output_text as '' where captured, missing elsewhere (not the text)
+                  text_as_presence: bool = False,  # TEXT_COLUMNS as '' where captured, missing elsewhere (not the text)
                  ) -> pd.DataFrame:
     "Stored RequestLog rows (all, one month 'YYYY-MM', `start` ≤ ts_start < `end`, some use cases or services), typed and sorted."
     cols = list(columns) if columns else list(COLUMN_NAMES)
@@ -220,13 +230,12 @@ def load_requests(workspace,  # a `Settings`, a workspace folder or its settings
     g = _parquet_glob(store_dir(workspace) / "requests")
     where, params = _where(period, start, end, use_cases, service_names)
     if g is None: return empty_requestlog()[cols]
-    text = ("input_text", "output_text") if text_as_presence else ()
+    text = TEXT_COLUMNS if text_as_presence else ()
     sel = ", ".join((f"CASE WHEN \"{c}\" IS NULL THEN NULL ELSE '' END AS \"{c}\"" if c in text else f'"{c}"') for c in cols)
     order = ", ".join(c for c in ("ts_start", "request_id") if c in cols) or "1"
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
-        tbl = con.sql(f"SELECT {sel} FROM read_parquet('{g}', hive_partitioning = true, union_by_name = true)"
-                      f"{where} ORDER BY {order}", params=params).to_arrow_table()
+        tbl = con.sql(f"SELECT {sel} FROM ({_requests_sql(con, g)}){where} ORDER BY {order}", params=params).to_arrow_table()
     return _typed(tbl.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get))
 
 # %% ../nbs/14_log_store.ipynb #89bb976d
@@ -262,7 +271,7 @@ def connect(workspace) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     if g := _parquet_glob(store / "requests"):
-        con.execute(f"CREATE VIEW requests AS SELECT * FROM read_parquet('{g}', hive_partitioning = true, union_by_name = true)")
+        con.execute(f"CREATE VIEW requests AS {_requests_sql(con, g)}")
     else:
         con.register("_empty_requests", empty_requestlog().assign(month=pd.Series(dtype="str")))
         con.execute("CREATE VIEW requests AS SELECT * FROM _empty_requests")

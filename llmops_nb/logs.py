@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .schema import empty_requestlog, requestlog_checks, requestlog_dtypes
+from .schema import empty_requestlog, requestlog_checks, requestlog_dtypes, TEXT_COLUMNS
 from .log_rules import (
     check_masks, coerce, default_salt, derive, empty_quarantine, finish, hash_pairs, hash_users, IdSet,
     key_hashes, KeyIndex, LogFormatError, LogReadError, _QDTYPES, QUARANTINE_COLUMNS, redact_users, RULES,
@@ -28,8 +28,9 @@ from .log_decode import GZIP_ERRORS, gzip_error, open_log, sniff_encoding, use_e
 from .schema import COLUMN_NAMES
 from .log_providers import (
     ANTHROPIC_ERROR_STATUS, DIMENSIONS, GENAI_OPERATIONS, guess_provider, LITELLM_PROVIDERS, map_anthropic,
-    map_anthropic_batch, map_gemini, map_langfuse, map_litellm, map_openai, map_openai_batch, map_otlp,
-    META_ALIASES, MODEL_PROVIDERS, otlp_spans, provider_reader, read_otlp, RESPONSES_STATUS, wrapper_meta)
+    map_anthropic_batch, map_gemini, map_langfuse, map_litellm, map_openai, map_openai_batch,
+    META_ALIASES, MODEL_PROVIDERS, provider_reader, RESPONSES_STATUS, wrapper_meta)
+from .log_otel import map_otlp, otlp_log_records, otlp_spans, read_otlp, read_otlp_logs
 from .log_store import (
     _append_log, connect, IngestSummary, load_gx_results, load_ingest_log, load_quarantine, load_requests,
     _settings, store_dir, _StoreIndex, workspace_salt, _write_quarantine, _write_requests)
@@ -44,8 +45,9 @@ __all__ = ['LOG_SUFFIXES', 'LoadResult', 'iter_logs', 'read_logs', 'validate_req
            'formats_table', 'META_ALIASES', 'RESPONSES_STATUS', 'ANTHROPIC_ERROR_STATUS', 'GENAI_OPERATIONS',
            'DIMENSIONS', 'LITELLM_PROVIDERS', 'MODEL_PROVIDERS', 'wrapper_meta', 'map_openai', 'map_openai_batch',
            'map_anthropic', 'map_anthropic_batch', 'map_gemini', 'otlp_spans', 'map_otlp', 'read_otlp',
-           'guess_provider', 'map_litellm', 'map_langfuse', 'provider_reader', 'store_dir', 'workspace_salt',
-           'IngestSummary', 'load_requests', 'load_quarantine', 'load_gx_results', 'load_ingest_log', 'connect']
+           'otlp_log_records', 'read_otlp_logs', 'guess_provider', 'map_litellm', 'map_langfuse', 'provider_reader',
+           'store_dir', 'workspace_salt', 'IngestSummary', 'load_requests', 'load_quarantine', 'load_gx_results',
+           'load_ingest_log', 'connect']
 
 # %% ../nbs/10_logs.ipynb #aee3d4c6
 _all_ = [  # the names of the parts, served from here too (`from llmops_nb.logs import X`, `logs.X`)
@@ -57,7 +59,7 @@ _all_ = [  # the names of the parts, served from here too (`from llmops_nb.logs 
     'read_native_parquet', 'iter_flat', 'formats_table', 'META_ALIASES', 'RESPONSES_STATUS',
     'ANTHROPIC_ERROR_STATUS', 'GENAI_OPERATIONS', 'DIMENSIONS', 'LITELLM_PROVIDERS', 'MODEL_PROVIDERS',
     'wrapper_meta', 'map_openai', 'map_openai_batch', 'map_anthropic', 'map_anthropic_batch', 'map_gemini',
-    'otlp_spans', 'map_otlp', 'read_otlp', 'guess_provider', 'map_litellm', 'map_langfuse',
+    'otlp_spans', 'map_otlp', 'read_otlp', 'otlp_log_records', 'read_otlp_logs', 'guess_provider', 'map_litellm', 'map_langfuse',
     'provider_reader', 'store_dir', 'workspace_salt', 'IngestSummary', 'load_requests', 'load_quarantine',
     'load_gx_results', 'load_ingest_log', 'connect']
 
@@ -283,7 +285,7 @@ class _GxBatches:
     def __init__(self, checks, max_rows: int = 1_000_000): self.checks, self.max_rows, self.buf, self.parts, self.seconds = checks, max_rows, [], [], 0.0
     def add(self, checked: pd.DataFrame):
         "Queue a chunk; validate the queue when it reaches `max_rows`."
-        self.buf.append(checked.drop(columns=["input_text", "output_text"], errors="ignore"))
+        self.buf.append(checked.drop(columns=list(TEXT_COLUMNS), errors="ignore"))
         if sum(map(len, self.buf)) >= self.max_rows: self.flush()
     def flush(self):
         "Validate what is queued."
@@ -315,7 +317,7 @@ def _store_part(part: LoadResult,  # one validated chunk of a file
                ) -> pd.DataFrame:
     "Write a chunk's new valid rows and new quarantined rows to the store and count them in `row`; returns its quarantine."
     row["format"] = part.format
-    valid = part.valid if keep_text else part.valid.assign(input_text=pd.NA, output_text=pd.NA).astype(requestlog_dtypes())
+    valid = part.valid if keep_text else part.valid.assign(**dict.fromkeys(TEXT_COLUMNS, pd.NA)).astype(requestlog_dtypes())
     new = ~index.stored(valid.request_id)
     row["written"] += _write_requests(valid[new], store / "requests", tag)
     q = part.quarantine

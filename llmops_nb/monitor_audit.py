@@ -292,13 +292,13 @@ def audit_data(workspace,  # workspace folder (settings.ini, store, governance, 
     "Load, price and judge a workspace's calls of one month for the audit report."
     from llmops_nb import logs, pricing, safety
     from llmops_nb.config import load_settings
-    from llmops_nb.schema import COLUMN_NAMES
+    from llmops_nb.schema import COLUMN_NAMES, TEXT_COLUMNS
     settings = load_settings(workspace, **({"locale": locale} if locale else {}))
     ws = Path(settings.root)
     con = logs.connect(ws)
     period = check_period(period) or latest_period(con)
     if period is None: raise ValueError(f"no calls in the store of {ws}: ingest logs first (`llmops-nb ingest`)")
-    unread = ("input_text", "output_text", "trace_id", "conversation_id")  # text is scanned in the store; tracing ids are not shown
+    unread = (*TEXT_COLUMNS, "trace_id", "conversation_id")  # text is scanned in the store; tracing ids are not shown
     df = pricing.load_priced(ws, period, columns=[c for c in COLUMN_NAMES if c not in unread])
     summary = ops_summary(df)
     if summary.calls == 0: raise ValueError(f"no calls in {period} in the store of {ws}")

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from .i18n import t, check_locale, fmt_num, fmt_pct
 from .safety_pii import _empty_findings
+from .schema import TEXT_COLUMNS
 
 # %% auto #0
 __all__ = ['SCAN_COLUMNS', 'FINDINGS_DIR', 'FAMILIES', 'scan_requests', 'scan_store', 'SafetySummary', 'safety_summary',
@@ -71,7 +72,7 @@ def _frame_findings(det: pd.DataFrame, family: str, column: str, preview: pd.Ser
 
 # %% ../nbs/31_safety.ipynb #9e54c204
 def scan_requests(df: pd.DataFrame,  # RequestLog rows (needs the text columns; request_id/use_case/ts_start if present)
-                  columns: Iterable[str] = ("input_text", "output_text"),  # scanned for PII, secrets, toxicity
+                  columns: Iterable[str] = TEXT_COLUMNS,  # scanned for PII, secrets, toxicity (prompt, answer, system instructions)
                   injection_columns: Iterable[str] = ("input_text",),  # scanned for prompt injection
                   injection_threshold: float = 0.5,
                   toxicity_threshold: float = 0.5,
@@ -109,7 +110,7 @@ def _scan_month(workspace, period: str|None, batch_rows: int, kwargs: dict) -> p
     where, params = ("WHERE month = ?", [period]) if period else ("", [])
     parts, offset = [], 0
     with connect(workspace) as con:
-        reader = con.sql(f"SELECT request_id, use_case, ts_start, input_text, output_text FROM requests {where}",
+        reader = con.sql(f"SELECT request_id, use_case, ts_start, {', '.join(TEXT_COLUMNS)} FROM requests {where}",
                          params=params).to_arrow_reader(batch_rows)
         for batch in reader:
             df = batch.to_pandas()
@@ -241,7 +242,7 @@ def safety_tables(summary: SafetySummary, locale: str = "ja") -> dict[str, pd.Da
     day = summary.by_day.assign(family=lambda d: fam(d.family)).rename(
         columns={"day": L("day"), "family": L("family"), "findings": L("findings"), "requests_flagged": L("requests_flagged")})
     ex = summary.examples.assign(family=lambda d: fam(d.family), entity=lambda d: d.entity.map(lambda e: entity_label(e, locale)),
-                                 column=lambda d: d.column.map(lambda c: t(f"safety.col.{c}", locale) if c in ("input_text", "output_text") else c),
+                                 column=lambda d: d.column.map(lambda c: t(f"safety.col.{c}", locale) if c in TEXT_COLUMNS else c),
                                  confidence=lambda d: d.confidence.round(2))
     ex = ex.rename(columns={k: L(k) for k in ex.columns})
     return {t("safety.title.overview", locale): ov, t("safety.title.by_use_case", locale): uc,

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .patterns import PREFILTERS
+from .schema import TEXT_COLUMNS
 from .safety_text import fold, nfkc, arrow_strings, _norm_column, _to_numpy_bool, _take
 
 # %% auto #0
@@ -369,12 +370,12 @@ def redact(text: str, style: str = "label", min_confidence: float = 0.5) -> str:
 
 # %% ../nbs/31b_safety_pii.ipynb #30f1a730
 def redact_frame(df: pd.DataFrame,  # any table
-                 columns: Iterable[str] | None = None,  # text columns to redact (default: input_text/output_text present)
+                 columns: Iterable[str] | None = None,  # text columns to redact (default: the TEXT_COLUMNS present)
                  style: str = "label",  # 'label' or 'mask'
                  min_confidence: float = 0.5,
                  ) -> pd.DataFrame:
     "A copy of `df` with PII and secrets redacted in `columns`."
-    columns = [c for c in ("input_text", "output_text") if c in df.columns] if columns is None else list(columns)
+    columns = [c for c in TEXT_COLUMNS if c in df.columns] if columns is None else list(columns)
     missing = [c for c in columns if c not in df.columns]
     if missing: raise KeyError(f"redact_frame: no column(s) {', '.join(missing)}")
     out = df.copy()

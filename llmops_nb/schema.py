@@ -12,10 +12,10 @@ from .errors import LlmopsError
 __all__ = ['COLUMNS', 'DTYPES', 'COLUMN_NAMES', 'REQUIRED', 'TOKEN_COLUMNS', 'ERROR_STATUS_MIN', 'SERVER_ERROR_MIN',
            'UNAVAILABLE_STATUS', 'IS_ERROR_SQL', 'IS_UNAVAILABLE_SQL', 'PERIOD_RE', 'FINISH_REASONS', 'SERVICE_TIERS',
            'STATUS_CODE_RANGE', 'FEEDBACK_VALUES', 'QUALITY_RANGE', 'TS_MIN', 'MAX_FUTURE_DAYS', 'PROVIDER_NAMES',
-           'PROVIDER_ALIASES', 'GX_COLUMNS', 'Column', 'column', 'requestlog_dtypes', 'empty_requestlog', 'conform',
-           'schema_table', 'error_rule', 'unavailable_rule', 'is_error', 'is_unavailable', 'PeriodError',
-           'check_period', 'normalize_provider', 'Check', 'ts_bounds', 'requestlog_checks', 'add_check_columns',
-           'requestlog_suite', 'gx_frame', 'run_gx']
+           'PROVIDER_ALIASES', 'TEXT_COLUMNS', 'GX_COLUMNS', 'Column', 'column', 'requestlog_dtypes',
+           'empty_requestlog', 'conform', 'schema_table', 'error_rule', 'unavailable_rule', 'is_error',
+           'is_unavailable', 'PeriodError', 'check_period', 'normalize_provider', 'Check', 'ts_bounds',
+           'requestlog_checks', 'add_check_columns', 'requestlog_suite', 'gx_frame', 'run_gx']
 
 # %% ../nbs/03_schema.ipynb #e19d8ab7
 @dataclass(frozen=True)
@@ -229,8 +229,12 @@ def normalize_provider(s: pd.Series) -> pd.Series:
         if not isinstance(v, str): return v
         k = v.strip().lower()
         return k if k in PROVIDER_NAMES else PROVIDER_ALIASES.get(k, v)
-    uniq = {v: one(v) for v in s.dropna().unique()}
-    return s.map(uniq).where(s.notna(), s) if uniq else s
+    text = s.map(lambda v: isinstance(v, str))  # other values (numbers, lists from a careless source) are left for the rules
+    uniq = {v: one(v) for v in s[text].unique()}
+    return s.where(~text, s.map(lambda v: uniq.get(v, v) if isinstance(v, str) else v)) if uniq else s
+
+# %% ../nbs/03_schema.ipynb #f99dbdb5
+TEXT_COLUMNS = ("input_text", "output_text", "system_instructions")  # captured free text: dropped when text is not kept, scanned for PII
 
 # %% ../nbs/03_schema.ipynb #676c7eed
 @dataclass(frozen=True)

@@ -117,10 +117,12 @@ def test_bad_files_are_logged_and_the_rest_of_the_run_loads(tmp_path, capsys):
     errors = {n: log.loc[f, "error"] for n, f in names.items()}
     assert errors["a_good.jsonl"] in ("", "nan", None) or pd.isna(errors["a_good.jsonl"])
     assert "not_a_log" in errors["b_stray.png"] and "corrupt_gzip" in errors["c_trunc.jsonl.gz"]
-    assert "reader_failed" in errors["d_otlp.json"] or "unreadable" in errors["d_otlp.json"]
+    assert pd.isna(errors["d_otlp.json"]) or errors["d_otlp.json"] in ("", "nan")  # read; its one document is quarantined
+    q = L.load_quarantine(ws)
+    assert q[q.source_file.str.endswith("d_otlp.json")][["source_line", "rule"]].values.tolist() == [[1, "bad_type"]]
     assert log.loc[names["a_good.jsonl"], "written"] == 2 and log.loc[names["e_good.jsonl"], "written"] == 1
     assert set(L.load_requests(ws).request_id) >= {"g1", "g2", "g3"}
-    for n in ("b_stray.png", "c_trunc.jsonl.gz", "d_otlp.json"): assert n in err and n in out
+    for n in ("b_stray.png", "c_trunc.jsonl.gz"): assert n in err and n in out
     assert "Traceback" not in err
 
 
@@ -283,3 +285,22 @@ def test_a_mixed_folder_loads_in_one_run(tmp_path, capsys):
     assert len(q) == int(log.quarantined.sum()) and q.source_line.notna().all() and q.rule.notna().all()
     assert {"gz-j1", "gz-j2", "gz-j3", "chatcmpl-Front0001", "chatcmpl-Emoji0001", "ok-naive"} <= set(req.request_id)
     assert req.set_index("request_id").ts_start["naive1"] == pd.Timestamp("2026-10-01T09:00:00Z")  # [logs] timezone = UTC
+
+
+@pytest.mark.parametrize("eol,packed", [("\n", False), ("\r\n", False), ("\n", True)])
+def test_csv_line_numbers_count_blank_lines_and_line_breaks_in_values(tmp_path, eol, packed):
+    rows = ["request_id,ts_start,provider_name,request_model,input_tokens,output_tokens,input_text",
+            "a,2026-10-01T00:00:00Z,openai,gpt-4o,10,5,hi",  # line 2
+            "",  # line 3: blank
+            'b,2026-10-01T00:00:01Z,openai,gpt-4o,-3,5,"a prompt' + eol + 'on two lines"',  # lines 4-5
+            "x,1,2",  # line 6: too few fields
+            "c,2026-10-01T00:00:02Z,openai,gpt-4o,10,5,",  # line 7
+            ",,,,,,", ""]  # an empty record and a trailing blank line: not records
+    body = eol.join(rows).encode()
+    p = tmp_path / ("calls.csv.gz" if packed else "calls.csv")
+    p.write_bytes(gzip.compress(body) if packed else body)
+    r = L.read_logs(p)
+    assert r.valid[["request_id", "source_line"]].values.tolist() == [["a", 2], ["c", 7]]
+    assert r.quarantine[["source_line", "rule"]].values.tolist() == [[4, "negative_tokens"], [6, "invalid_csv_row"]]
+    lines = body.decode().split(eol) if eol == "\r\n" else body.decode().split("\n")
+    assert lines[6 - 1].startswith("x,1,2") and lines[4 - 1].startswith("b,")  # the numbers point at the lines themselves

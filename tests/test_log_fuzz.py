@@ -107,7 +107,7 @@ def _account(r, lines: int, fmt: str) -> None:
 
 
 def test_fuzz_every_reader(tmp_path):
-    rng, t0, cases, refused, files, otlp_failed = random.Random(SEED), time.perf_counter(), 0, 0, 0, 0
+    rng, t0, cases, refused, files = random.Random(SEED), time.perf_counter(), 0, 0, 0
     for name, fixture in {**JSON_FORMATS, **CSV_FORMATS}.items():
         fmt = FMT.get(name, name)
         if name in CSV_FORMATS:
@@ -131,9 +131,8 @@ def test_fuzz_every_reader(tmp_path):
             cases += PER_FILE; files += 1
             try: r = L.read_logs(p, fmt=fmt, timezone="UTC")
             except L.LogReadError as e:
-                # otlp: a document of the wrong shape or type costs its file (reader_failed, unreadable) until otlp_spans skips such parts
-                assert e.rule in ("wrong_encoding", "not_a_log") or (fmt == "otlp" and e.rule in ("reader_failed", "unreadable")), f"{p.name}: {e}"
-                refused += 1; otlp_failed += fmt == "otlp"; continue
+                assert e.rule in ("wrong_encoding", "not_a_log"), f"{p.name}: {e}"  # a bad document costs its row, not the file
+                refused += 1; continue
             _account(r, n, fmt)
             if k % 3 == 0:  # detection too, on the same mutated files
                 try: L.read_logs(p, timezone="UTC")
@@ -141,5 +140,5 @@ def test_fuzz_every_reader(tmp_path):
                     assert e.rule in ("wrong_encoding", "not_a_log", "unknown_format", "reader_failed"), f"{p.name}: {e}"
     seconds = time.perf_counter() - t0
     print(f"fuzz: {cases} mutated lines in {files} files, {refused} file(s) refused as a whole "
-          f"({otlp_failed} otlp reader_failed), {seconds:.1f} s")
-    assert cases >= 3000 and refused - otlp_failed <= files // 10 and seconds < 90
+          f"{seconds:.1f} s")
+    assert cases >= 3000 and refused <= files // 10  # time is printed, not asserted: a loaded CI machine is slower

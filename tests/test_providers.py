@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import llmops_nb.log_otel  # noqa: F401  (registers the OTLP readers)
+from llmops_nb import logs, safety
 from llmops_nb.logs import read_logs
 from llmops_nb.pricing import PriceBook, price_requests
 from llmops_nb.schema import normalize_provider
@@ -104,3 +104,24 @@ def test_openllmetry_spans_keep_operation_and_finish_reason():
     ("xai", "x_ai"), ("mistralai", "mistral_ai"), ("gcp.vertex_ai", "gcp.vertex_ai"), ("acme-gateway", "acme-gateway")])
 def test_provider_names_normalised(given, expected):
     assert normalize_provider(pd.Series([given])).iloc[0] == expected
+
+
+def _stored_bytes(ws: Path) -> bytes:
+    return b"".join(f.read_bytes() for f in (ws / "store").rglob("*.parquet"))
+
+
+def test_system_instructions_dropped_with_the_text_when_text_is_not_kept(tmp_path):
+    logs.ingest([D / "otlp_genai_current.json"], tmp_path, progress=False, gx=False, keep_text=False)
+    df = logs.load_requests(tmp_path)
+    assert len(df) == 5 and df[["input_text", "output_text", "system_instructions"]].isna().all().all()
+    assert b"sk-proj-AbCdEf0123456789" not in _stored_bytes(tmp_path) and b"Answer in English" not in _stored_bytes(tmp_path)
+
+
+def test_secrets_in_system_instructions_are_found_by_the_safety_scan(tmp_path):
+    logs.ingest([D / "otlp_genai_current.json"], tmp_path, progress=False, gx=False)
+    f = safety.scan_store(tmp_path)
+    sys_hits = f[f.column == "system_instructions"]
+    assert {"secret"} <= set(sys_hits.family)  # the API key pasted into a system prompt
+    assert "AbCdEf0123456789" not in " ".join(f.preview.astype(str))  # previews stay masked
+    first = logs.load_requests(tmp_path).request_id.iloc[0]
+    assert first in set(sys_hits.request_id)

@@ -15,7 +15,7 @@ from ..monitor_alerts import _WINDOW, ALERT_METRICS, AlertRule, Alerts, default_
 from ..monitor_audit import AuditData, llm_shifts
 from ..ops import DIMENSIONS, KPI_LABELS, KPIS, OpsSummary, daily_activity, data_quality, ingest_files, kpi_by, kpi_table
 from ..ops import ops_summary, quarantine_rows
-from ..schema import check_period
+from ..schema import check_period, TEXT_COLUMNS
 
 # %% auto #0
 __all__ = ['INCIDENT_VIEW', 'KPI_GROUP_COLUMNS', 'SAFETY_COLUMNS', 'USAGE_DIMENSIONS', 'USAGE_COLUMNS', 'table_formats',
@@ -338,9 +338,9 @@ def audit_verdict(a: AuditData, locale: str = "ja") -> tuple[str, str]:
     return text, ("pass" if ok == len(known) and crit == 0 and n_inc == 0 else "fail")
 
 # %% ../../nbs/42_views_ops.ipynb #d9a46f58
-SAFETY_COLUMNS = ("request_id", "ts_start", "use_case", "input_text", "output_text")
+SAFETY_COLUMNS = ("request_id", "ts_start", "use_case", *TEXT_COLUMNS)
 
-def safety_overview(df: pd.DataFrame,  # RequestLog rows with request_id, ts_start, use_case, input_text, output_text
+def safety_overview(df: pd.DataFrame,  # RequestLog rows with request_id, ts_start, use_case and the TEXT_COLUMNS
                     locale: str = "ja", examples: int = 2,  # masked examples per entity
                    ) -> tuple[object, pd.DataFrame, pd.DataFrame]:
     "(safety summary, findings by use case with display names, masked examples) for the operations report."
