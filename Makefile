@@ -7,12 +7,12 @@ DEMO_DIR ?= demo_workspace
 DEMO_ROWS ?= 100000
 .DEFAULT_GOAL := demo
 
-.PHONY: setup system browser demo test lint check-notebooks nbtest pytest bench clean
+.PHONY: setup system browser demo lab test lint check-notebooks nbtest pytest bench clean
 
 $(BIN)/llmops-nb: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,bench,spark]'
+	$(BIN)/pip install -q -e '.[dev,bench,spark,lab]'
 	touch $@
 
 setup: $(BIN)/llmops-nb  ## a fresh virtual environment with everything the tests need
@@ -29,6 +29,10 @@ browser: system  ## (old name of `system`)
 
 demo: setup system  ## build the demo workspace, ingest it and render the reports
 	$(BIN)/llmops-nb demo --out $(DEMO_DIR) --rows $(DEMO_ROWS)
+
+LAB_ARGS ?=
+lab: setup  ## JupyterLab in this folder (JupyterLab refuses root without --allow-root: added when run as root)
+	$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 check-notebooks: setup  ## notebooks clean, llmops_nb/ equal to what nbs/ exports
 	$(BIN)/nbdev-clean

@@ -1,19 +1,15 @@
-"Scheduling: crontab lines (printed, installed, shipped), the Airflow DAG and the GitHub Actions workflow parse and name real templates; --logs and --since-last."
-import ast
+"Scheduling: crontab lines (printed, installed, shipped) and the GitHub Actions workflow parse and name real templates; --logs and --since-last (the Airflow DAG: tests/test_airflow.py)."
 import json
 import os
 import shutil
 import stat
-import sys
-import types
-from pathlib import Path
 
 import pytest
 import yaml
 
 from llmops_nb.cli.main import CliError, main
 from llmops_nb.cli.schedule import check_cron_line, schedule_lines
-from llmops_nb.reports import list_reports, template_parameters, templates_dir
+from llmops_nb.reports import list_reports, templates_dir
 
 SCHEDULES = templates_dir() / "schedules"
 
@@ -85,62 +81,6 @@ def test_shipped_crontab_matches_the_command():
     for l in lines:
         assert len(check_cron_line(l)[0]) == 5
     assert "SHELL=/bin/bash" in text
-
-
-class _Task:
-    "Stand-in for an Airflow operator: records its arguments and its downstream tasks."
-    created = []
-    def __init__(self, task_id, **kw):
-        self.task_id, self.kw, self.downstream = task_id, kw, []
-        _Task.created.append(self)
-    def __rshift__(self, other):
-        self.downstream.append(other); return other
-
-
-class _DAG:
-    def __init__(self, dag_id, **kw): self.dag_id, self.kw = dag_id, kw
-    def __enter__(self): return self
-    def __exit__(self, *a): return False
-
-
-def _stub_airflow(monkeypatch):
-    "Fake airflow modules with the names the DAG imports, so it executes without Airflow installed."
-    mods = {"airflow": dict(DAG=_DAG), "airflow.operators": {}, "airflow.operators.bash": dict(BashOperator=type("BashOperator", (_Task,), {})),
-            "airflow.operators.python": dict(PythonOperator=type("PythonOperator", (_Task,), {})), "airflow.providers": {},
-            "airflow.providers.papermill": {}, "airflow.providers.papermill.operators": {},
-            "airflow.providers.papermill.operators.papermill": dict(PapermillOperator=type("PapermillOperator", (_Task,), {}))}
-    for name, attrs in mods.items():
-        m = types.ModuleType(name); m.__dict__.update(attrs); monkeypatch.setitem(sys.modules, name, m)
-
-
-def test_airflow_dag_parses_and_runs_every_report(monkeypatch, tmp_path):
-    src = (SCHEDULES / "airflow_dag.py").read_text()
-    tree = ast.parse(src)
-    compile(tree, "airflow_dag.py", "exec")
-    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
-    assert {"DAG", "PapermillOperator", "PythonOperator", "BashOperator"} <= imported
-    _stub_airflow(monkeypatch)
-    monkeypatch.setenv("LLMOPS_NB_WORKSPACE", str(tmp_path / "ws"))
-    monkeypatch.setenv("LLMOPS_NB_TEMPLATES", str(templates_dir()))
-    _Task.created = []
-    ns = {"__name__": "airflow_dag"}
-    exec(compile(tree, "airflow_dag.py", "exec"), ns)
-    assert ns["dag"].dag_id == "llmops_nb_reports" and len(check_cron_line(ns["dag"].kw["schedule"] + " x")[0]) == 5
-    pm = [t for t in _Task.created if type(t).__name__ == "PapermillOperator"]
-    assert len(pm) == len(ns["REPORTS"]) * len(ns["LOCALES"]) == 4
-    reports = list_reports()
-    for t in pm:
-        nb = Path(t.kw["input_nb"])
-        assert nb.exists() and nb.resolve() in {p.resolve() for p in reports.values()}
-        assert set(t.kw["parameters"]) <= set(template_parameters(nb)) and t.kw["kernel_name"] == "python3"
-        assert t.kw["parameters"]["out_dir"] == str(Path(t.kw["output_nb"]).parent)  # results.json beside the executed notebook
-        assert "{{ data_interval_start" in t.kw["parameters"]["period"]
-        publish = t.downstream[0]
-        assert type(publish).__name__ == "PythonOperator" and publish.kw["op_kwargs"]["executed"] == t.kw["output_nb"]
-        assert publish.downstream[0].task_id == "verify_ledger"
-    # the publish step is the library's
-    from llmops_nb.reports import publish_executed
-    assert "publish_executed" in src and callable(publish_executed)
 
 
 def test_github_actions_workflow_structure():

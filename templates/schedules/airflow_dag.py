@@ -1,30 +1,56 @@
-"""Apache Airflow DAG: render the llmops-nb audit and operations reports every night, in Japanese and English.
+"""Apache Airflow 3 DAG: render the llmops-nb audit and operations reports every night, in Japanese and English.
 
-Copy this file into Airflow's `dags/` folder and set two Airflow Variables (or environment variables):
-`LLMOPS_NB_WORKSPACE` (the workspace folder: settings.ini, raw/, store/, reports/) and `LLMOPS_NB_TEMPLATES`
-(the `templates/` folder of llmops-nb). Needs `apache-airflow-providers-papermill` and llmops-nb on the workers.
+Needs Airflow ≥ 3.1 with `apache-airflow-providers-papermill` (and the standard provider Airflow ships), and
+llmops-nb installed where the DAG is parsed and on the workers (its `llmops-nb` command on their PATH, the `python3`
+Jupyter kernel able to import `llmops_nb`). Copy this file into Airflow's `dags/` folder and set, in the environment
+of the DAG processor and the workers:
 
-Per report and language: PapermillOperator executes the template for the month of the data interval (parameters
-`workspace`, `period`, `locale`, `out_dir`), then `llmops_nb.reports.publish_executed` renders the offline HTML,
-writes the manifest, swaps the report folder in atomically (a failed run keeps the previous good report) and
-appends the run to the evidence ledger — exactly what `llmops-nb report` does. A last task verifies the ledger.
+- `LLMOPS_NB_WORKSPACE`: the workspace folder (settings.ini, raw/, store/, reports/);
+- `LLMOPS_NB_TEMPLATES` (optional): a folder of report templates; default: the templates llmops-nb ships;
+- `LLMOPS_NB_RETRIES` (optional): retries of a failed task, 10 minutes apart; default 1.
+
+Which month a run renders (the same rule as the crontab `llmops-nb schedule` prints): the month of the day before
+the run. So the 02:30 run on the 2nd…31st renders the current month to date, and the run on the 1st renders the
+month that just closed, complete: the run of 2026-11-01 renders the final October report (2026-10). A manual run can
+name a month: `airflow dags trigger llmops_nb_reports -c '{"period": "2026-09"}'`.
+
+Per report and language: PapermillOperator executes the template for that month (parameters `workspace`, `period`,
+`locale`, `out_dir`), then `llmops_nb.reports.publish_executed` renders the offline HTML, writes the manifest, swaps
+the report folder in atomically (a failed run keeps the previous good report) and appends the run to the evidence
+ledger — exactly what `llmops-nb report` does. The report lands in `<workspace>/reports/<report>/<period>/<locale>/`.
+A last task verifies the ledger.
 """
 from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
 
-from airflow import DAG
-from airflow.operators.bash import BashOperator
-from airflow.operators.python import PythonOperator
 from airflow.providers.papermill.operators.papermill import PapermillOperator
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Param
+
+
+def _templates() -> str:
+    "The report templates folder: $LLMOPS_NB_TEMPLATES, else the one installed with llmops-nb."
+    if os.environ.get("LLMOPS_NB_TEMPLATES"): return os.environ["LLMOPS_NB_TEMPLATES"]
+    from llmops_nb.reports import templates_dir
+    return str(templates_dir())
+
 
 WORKSPACE = os.environ.get("LLMOPS_NB_WORKSPACE", "/srv/llmops/workspace")
-TEMPLATES = os.environ.get("LLMOPS_NB_TEMPLATES", "/srv/llmops/llmops-nb/templates")
+TEMPLATES = _templates()
 REPORTS = {"audit": "audit_report.ipynb", "operations": "operations_overview.ipynb"}
 LOCALES = ("ja", "en")
-PERIOD = "{{ data_interval_start.strftime('%Y-%m') }}"  # the month the run covers (UTC)
-STAGING = WORKSPACE + "/reports/.airflow/{report}/" + PERIOD + "/{locale}"  # where papermill writes
+RETRIES = int(os.environ.get("LLMOPS_NB_RETRIES", "1"))
+# The month of the day before the run (UTC): the closed month on the 1st, the current month to date otherwise.
+# `logical_date` is empty for some manual runs in Airflow 3, `dag_run.run_after` never is.
+PERIOD = ("{{ params.period or ((logical_date or dag_run.run_after) - macros.timedelta(days=1)).strftime('%Y-%m') }}")
+
+
+def staging(report: str, locale: str) -> str:
+    "Where papermill writes the executed notebook and its results.json (a Jinja template: the period is the run's)."
+    return f"{WORKSPACE}/reports/.airflow/{report}/{PERIOD}/{locale}"  # plain concatenation: the Jinja braces stay intact
 
 
 def publish(report: str, locale: str, period: str, executed: str) -> str:
@@ -39,11 +65,12 @@ def publish(report: str, locale: str, period: str, executed: str) -> str:
 with DAG(
     dag_id="llmops_nb_reports",
     description="llmops-nb: nightly audit and operations reports (offline HTML, manifest, evidence ledger)",
-    schedule="30 2 * * *",
+    schedule="30 2 * * *",  # Airflow 3: a cron trigger, the run's logical date is its own time (02:30 UTC)
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=10)},
+    params={"period": Param("", type="string", description="YYYY-MM to render instead of the month of the day before the run")},
+    default_args={"retries": RETRIES, "retry_delay": timedelta(minutes=10)},
     tags=["llmops-nb", "audit"],
 ) as dag:
     ingest = BashOperator(
@@ -53,19 +80,19 @@ with DAG(
     verify = BashOperator(task_id="verify_ledger", bash_command=f"llmops-nb verify --workspace {WORKSPACE}")
     for report, notebook in REPORTS.items():
         for locale in LOCALES:
-            staging = STAGING.format(report=report, locale=locale)
-            prepare = BashOperator(task_id=f"{report}_{locale}_prepare", bash_command=f"mkdir -p {staging}")
+            folder = staging(report, locale)
+            prepare = BashOperator(task_id=f"{report}_{locale}_prepare", bash_command=f"mkdir -p '{folder}'")
             execute = PapermillOperator(
                 task_id=f"{report}_{locale}_execute",
                 input_nb=f"{TEMPLATES}/{notebook}",
-                output_nb=f"{staging}/{report}.ipynb",
+                output_nb=f"{folder}/{report}.ipynb",
                 kernel_name="python3",
                 language_name="python",
-                parameters={"workspace": WORKSPACE, "period": PERIOD, "locale": locale, "out_dir": staging},
+                parameters={"workspace": WORKSPACE, "period": PERIOD, "locale": locale, "out_dir": folder},
             )
             render = PythonOperator(
                 task_id=f"{report}_{locale}_publish",
                 python_callable=publish,
-                op_kwargs={"report": report, "locale": locale, "period": PERIOD, "executed": f"{staging}/{report}.ipynb"},
+                op_kwargs={"report": report, "locale": locale, "period": PERIOD, "executed": f"{folder}/{report}.ipynb"},
             )
             ingest >> prepare >> execute >> render >> verify
