@@ -133,8 +133,8 @@ def focus_table(priced: pd.DataFrame, billing_account: str = "llmops-nb") -> pd.
 
 # %% ../nbs/30c_cost_focus.ipynb #1f2804bc
 def _plain(v) -> str|None:
-    "A number as plain decimal text (no exponent, at least one decimal digit, the shortest that reads back to the same float); None when missing."
-    return None if v is None or pd.isna(v) else np.format_float_positional(float(v) + 0.0, trim="0")
+    "A number as plain decimal text: no exponent, at least one decimal digit, at most 15 significant digits (float noise dropped); None when missing."
+    return None if v is None or pd.isna(v) else np.format_float_positional(float(v) + 0.0, precision=15, unique=True, fractional=False, trim="0")
 
 # %% ../nbs/30c_cost_focus.ipynb #e392a232
 _FOCUS_DECIMALS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ListUnitPrice", "ContractedUnitPrice",
