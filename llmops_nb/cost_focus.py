@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,8 @@ from .cost_spend import amount_column, currency_of, spend_column
 from .pricing import priced_model
 
 # %% auto #0
-__all__ = ['CHARGEBACK_LEVELS', 'FOCUS_COLUMNS', 'TAG_COLUMNS', 'chargeback', 'focus_table', 'export_focus_csv']
+__all__ = ['CHARGEBACK_LEVELS', 'FOCUS_VERSION', 'FOCUS_COLUMNS', 'TAG_COLUMNS', 'SCHEMA_CREATED', 'chargeback', 'focus_table',
+           'focus_metadata', 'focus_metadata_path', 'export_focus_csv']
 
 # %% ../nbs/30c_cost_focus.ipynb #b588c029
 CHARGEBACK_LEVELS = {"department": "department", "team": "team", "project": "project", "user": "user_id_hash",
@@ -38,68 +40,136 @@ def chargeback(priced: pd.DataFrame, by="department") -> pd.DataFrame:
         [*cols, "calls", "unpriced_calls", "input_tokens", "output_tokens", "cost", "tax", "total", "share"]]
 
 # %% ../nbs/30c_cost_focus.ipynb #e35ab74e
+FOCUS_VERSION = "1.2"
+
 FOCUS_COLUMNS = ("BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd",
-                 "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ChargeDescription", "ChargeFrequency",
-                 "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ListUnitPrice", "ContractedUnitPrice",
-                 "PricingQuantity", "PricingUnit", "ConsumedQuantity", "ConsumedUnit", "ServiceCategory", "ServiceName",
-                 "ProviderName", "PublisherName", "InvoiceIssuerName", "ResourceId", "ResourceName", "ResourceType",
-                 "SkuId", "SkuPriceId", "SubAccountId", "SubAccountName", "Tags",
-                 "x_ConsumptionTax", "x_PricingTier", "x_PriceSource", "x_PriceValidFrom", "x_Calls")
+                 "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ChargeClass", "ChargeDescription",
+                 "ChargeFrequency", "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ListUnitPrice",
+                 "ContractedUnitPrice", "PricingCategory", "PricingQuantity", "PricingUnit", "ConsumedQuantity",
+                 "ConsumedUnit", "ServiceCategory", "ServiceSubcategory", "ServiceName", "ProviderName", "PublisherName",
+                 "InvoiceIssuerName", "ResourceId", "ResourceName", "ResourceType", "SkuId", "SkuMeter", "SkuPriceId",
+                 "SkuPriceDetails", "SubAccountId", "SubAccountName", "Tags",
+                 "x_ReportingCurrency", "x_ExchangeRate", "x_ReportingBilledCost", "x_ReportingListCost",
+                 "x_ReportingConsumptionTax", "x_ReportingBilledCostInclTax",
+                 "x_PricingTier", "x_PriceSource", "x_PriceValidFrom", "x_Calls")
 
 # %% ../nbs/30c_cost_focus.ipynb #5b240bce
-_TOKEN_KINDS = {"input": "cost_input", "cache_read": "cost_cache_read", "cache_write": "cost_cache_write", "output": "cost_output"}
+_CHARGE_KINDS = {  # kind: (cost column, SkuMeter, pricing unit size, PricingUnit, ConsumedUnit)
+    "input": ("cost_input", "Input Tokens", 1e6, "1000000 Tokens", "Tokens"),
+    "cache_read": ("cost_cache_read", "Cache Read Input Tokens", 1e6, "1000000 Tokens", "Tokens"),
+    "cache_write": ("cost_cache_write", "Cache Write Input Tokens", 1e6, "1000000 Tokens", "Tokens"),
+    "output": ("cost_output", "Output Tokens", 1e6, "1000000 Tokens", "Tokens"),
+    "request": ("cost_fee", "Requests", 1.0, "Requests", "Requests"),
+}
 
 # %% ../nbs/30c_cost_focus.ipynb #82830424
 TAG_COLUMNS = ("department", "team", "project", "cost_center", "use_case", "user_id_hash")
 
 # %% ../nbs/30c_cost_focus.ipynb #7fe4a0e0
-def focus_table(priced: pd.DataFrame, billing_account: str = "llmops-nb") -> pd.DataFrame:
-    "The priced calls as FOCUS rows: one per day, model, token kind and owner (priced calls only)."
-    p = priced[priced["priced"].astype(bool)].copy()
-    cur = currency_of(priced)
-    fx = p["fx_rate"].to_numpy() if "fx_rate" in p else np.ones(len(p))
-    tax_rate = priced.attrs.get("tax_rate", 0.0) if cur == "JPY" else 0.0
-    p["model"], p["day"] = priced_model(p), p["ts_start"].dt.tz_convert("UTC").dt.floor("D")
-    qty = dict(input=p["input_tokens"] - p["cache_read_input_tokens"].fillna(0) - p["cache_creation_input_tokens"].fillna(0),
-               cache_read=p["cache_read_input_tokens"].fillna(0), cache_write=p["cache_creation_input_tokens"].fillna(0),
-               output=p["output_tokens"])
-    list_factor = (p["cost_list_usd"] / p["cost_usd"]).where(p["cost_usd"] > 0, 1.0).to_numpy()
+def _charge_lines(priced: pd.DataFrame) -> pd.DataFrame:
+    "Priced calls summed per day, SKU price and owner: quantity, USD cost and list cost, the same in the reporting currency, tax, calls."
+    p = priced[priced["priced"].astype(bool)]
+    usd_total = p["cost_usd"].to_numpy(float)
+    fx = p["fx_rate"].to_numpy(float) if "fx_rate" in p else np.ones(len(p))
+    amt, spend = p[amount_column(p)].to_numpy(float), p[spend_column(p)].to_numpy(float)
+    tax_rate = np.divide(spend - amt, amt, out=np.zeros(len(p)), where=amt > 0)  # the tax the workspace adds, per call
+    list_factor = np.divide(p["cost_list_usd"].to_numpy(float), usd_total, out=np.ones(len(p)), where=usd_total > 0)
     tags = [c for c in TAG_COLUMNS if c in p]
     keys = ["day", "provider_name", "model", "pricing_tier", "price_source", "price_valid_from", *tags]
+    base = p[[k for k in keys if k in p]].assign(model=priced_model(p), day=p["ts_start"].dt.tz_convert("UTC").dt.floor("D"))
+    uncached = p["input_tokens"] - p["cache_read_input_tokens"].fillna(0) - p["cache_creation_input_tokens"].fillna(0)
+    qty = dict(input=uncached, cache_read=p["cache_read_input_tokens"].fillna(0),
+               cache_write=p["cache_creation_input_tokens"].fillna(0), output=p["output_tokens"],
+               request=(p["cost_fee"] > 0).astype(float) if "cost_fee" in p else pd.Series(0.0, index=p.index))
     parts = []
-    for kind, col in _TOKEN_KINDS.items():
-        part = p[keys].assign(kind=kind, qty=qty[kind].astype(float).to_numpy(), cost=p[col].to_numpy() * fx,
-                              list_cost=p[col].to_numpy() * fx * list_factor, calls=1)
+    for kind, (col, *_) in _CHARGE_KINDS.items():
+        usd = p[col].to_numpy(float) if col in p else np.zeros(len(p))
+        part = base.assign(kind=kind, qty=qty[kind].astype(float).to_numpy(), usd=usd, list_usd=usd * list_factor,
+                           rep=usd * fx, list_rep=usd * fx * list_factor, tax=usd * fx * tax_rate, calls=1)
         parts.append(part[part["qty"] > 0])
-    g = pd.concat(parts).groupby([*keys, "kind"], observed=True, dropna=False).agg(
-        qty=("qty", "sum"), cost=("cost", "sum"), list_cost=("list_cost", "sum"), calls=("calls", "sum")).reset_index()
+    sums = {c: (c, "sum") for c in ("qty", "usd", "list_usd", "rep", "list_rep", "tax", "calls")}
+    return pd.concat(parts).groupby([*keys, "kind"], observed=True, dropna=False).agg(**sums).reset_index().assign(
+        currency=currency_of(priced))
+
+# %% ../nbs/30c_cost_focus.ipynb #54db0188
+def focus_table(priced: pd.DataFrame, billing_account: str = "llmops-nb") -> pd.DataFrame:
+    "The priced calls as FOCUS 1.2 rows in USD as billed: one per day, model, SKU price and owner (priced calls only)."
+    g = _charge_lines(priced)
+    kinds = pd.DataFrame(_CHARGE_KINDS, index=["col", "meter", "size", "unit", "consumed"]).T.loc[g["kind"]].reset_index(drop=True)
     month = g["day"].dt.tz_localize(None).dt.to_period("M")
     iso = lambda s: s.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    sku = g["provider_name"].astype(str) + "/" + g["model"].astype(str) + "/" + g["kind"] + "/" + g["pricing_tier"].astype(str)
+    text = lambda c: g[c].astype("string").where(g[c].notna(), None).astype(object) if c in g else None
+    provider, model, tier = g["provider_name"].astype(str), g["model"].astype(str), g["pricing_tier"].astype(str)
+    sku = provider + "/" + model + "/" + g["kind"]
+    valid = g["price_valid_from"].dt.strftime("%Y-%m-%d")
+    size = kinds["size"].astype(float)
+    sub_id, sub_name = text("cost_center"), text("department")
+    if sub_id is not None and sub_name is not None: sub_name = sub_name.where(sub_id.notna(), None)
+    tags = [c for c in TAG_COLUMNS if c in g]
     return pd.DataFrame({
-        "BillingAccountId": billing_account, "BillingAccountName": billing_account, "BillingCurrency": cur,
+        "BillingAccountId": billing_account, "BillingAccountName": billing_account, "BillingCurrency": "USD",
         "BillingPeriodStart": month.dt.start_time.dt.strftime("%Y-%m-%dT00:00:00Z"),
         "BillingPeriodEnd": (month + 1).dt.start_time.dt.strftime("%Y-%m-%dT00:00:00Z"),
         "ChargePeriodStart": iso(g["day"]), "ChargePeriodEnd": iso(g["day"] + pd.Timedelta(days=1)),
-        "ChargeCategory": "Usage", "ChargeDescription": g["model"].astype(str) + " " + g["kind"].str.replace("_", " ") + " tokens",
-        "ChargeFrequency": "Usage-Based",
-        "BilledCost": g["cost"], "EffectiveCost": g["cost"], "ListCost": g["list_cost"], "ContractedCost": g["cost"],
-        "ListUnitPrice": g["list_cost"] / g["qty"] * 1e6, "ContractedUnitPrice": g["cost"] / g["qty"] * 1e6,
-        "PricingQuantity": g["qty"] / 1e6, "PricingUnit": "1M Tokens", "ConsumedQuantity": g["qty"], "ConsumedUnit": "Tokens",
-        "ServiceCategory": "AI and Machine Learning", "ServiceName": g["provider_name"].astype(str) + " " + g["model"].astype(str),
-        "ProviderName": g["provider_name"], "PublisherName": g["provider_name"], "InvoiceIssuerName": g["provider_name"],
-        "ResourceId": g["model"], "ResourceName": g["model"], "ResourceType": "Model",
-        "SkuId": sku, "SkuPriceId": sku + "@" + g["price_valid_from"].dt.strftime("%Y-%m-%d").fillna("catalogue"),
-        "SubAccountId": g["cost_center"] if "cost_center" in g else "", "SubAccountName": g["department"] if "department" in g else "",
-        "Tags": [json.dumps({k: v for k, v in zip(tags, vals) if isinstance(v, str)}, ensure_ascii=False)
-                 for vals in g[tags].itertuples(index=False)],
-        "x_ConsumptionTax": g["cost"] * tax_rate, "x_PricingTier": g["pricing_tier"], "x_PriceSource": g["price_source"],
-        "x_PriceValidFrom": g["price_valid_from"].dt.strftime("%Y-%m-%d"), "x_Calls": g["calls"],
+        "ChargeCategory": "Usage", "ChargeClass": None,
+        "ChargeDescription": model + " " + kinds["meter"].str.lower() + " (" + tier + ")", "ChargeFrequency": "Usage-Based",
+        "BilledCost": g["usd"], "EffectiveCost": g["usd"], "ListCost": g["list_usd"], "ContractedCost": g["usd"],
+        "ListUnitPrice": g["list_usd"] / g["qty"] * size, "ContractedUnitPrice": g["usd"] / g["qty"] * size,
+        "PricingCategory": "Standard", "PricingQuantity": g["qty"] / size, "PricingUnit": kinds["unit"],
+        "ConsumedQuantity": g["qty"], "ConsumedUnit": kinds["consumed"],
+        "ServiceCategory": "AI and Machine Learning", "ServiceSubcategory": "Generative AI", "ServiceName": provider + " " + model,
+        "ProviderName": provider, "PublisherName": provider, "InvoiceIssuerName": provider,
+        "ResourceId": model, "ResourceName": model, "ResourceType": "Model",
+        "SkuId": sku, "SkuMeter": kinds["meter"], "SkuPriceId": sku + "/" + tier + "@" + valid.fillna("catalogue"),
+        "SkuPriceDetails": [json.dumps({"x_PricingTier": t}) for t in tier],
+        "SubAccountId": sub_id, "SubAccountName": sub_name,
+        "Tags": [json.dumps(d, ensure_ascii=False) if d else None for d in
+                 ({k: v for k, v in zip(tags, vals) if isinstance(v, str)} for vals in g[tags].itertuples(index=False))],
+        "x_ReportingCurrency": g["currency"], "x_ExchangeRate": (g["rep"] / g["usd"]).where(g["usd"] > 0),
+        "x_ReportingBilledCost": g["rep"], "x_ReportingListCost": g["list_rep"], "x_ReportingConsumptionTax": g["tax"],
+        "x_ReportingBilledCostInclTax": g["rep"] + g["tax"],
+        "x_PricingTier": tier, "x_PriceSource": g["price_source"].astype(str), "x_PriceValidFrom": valid, "x_Calls": g["calls"],
     })[list(FOCUS_COLUMNS)]
 
-# %% ../nbs/30c_cost_focus.ipynb #54db0188
+# %% ../nbs/30c_cost_focus.ipynb #1f2804bc
+def _plain(v) -> str|None:
+    "A number as plain decimal text: no exponent, at least one decimal digit, at most 15 significant digits (float noise dropped); None when missing."
+    return None if v is None or pd.isna(v) else np.format_float_positional(float(v) + 0.0, precision=15, unique=True, fractional=False, trim="0")
+
+# %% ../nbs/30c_cost_focus.ipynb #e392a232
+_FOCUS_DECIMALS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ListUnitPrice", "ContractedUnitPrice",
+                   "PricingQuantity", "ConsumedQuantity", "x_ExchangeRate", "x_ReportingBilledCost", "x_ReportingListCost",
+                   "x_ReportingConsumptionTax", "x_ReportingBilledCostInclTax")
+_FOCUS_TYPES = {**{c: "DECIMAL" for c in _FOCUS_DECIMALS}, "x_Calls": "INTEGER", "Tags": "JSON", "SkuPriceDetails": "JSON",
+                **{c: "DATETIME" for c in ("BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd")}}
+SCHEMA_CREATED = "2026-12-03T00:00:00Z"  # when this column set was defined; a new column set gets a new date
+
+def focus_metadata(columns=FOCUS_COLUMNS, generator: str = "llmops-nb") -> dict:
+    "FOCUS schema metadata for an export with `columns`: DataGenerator, and Schema with SchemaId, FocusVersion, column definitions."
+    from importlib.metadata import PackageNotFoundError, version
+    try: gen_version = version("llmops-nb")
+    except PackageNotFoundError: gen_version = "0+unknown"
+    cols = [dict(ColumnName=c, DataType=_FOCUS_TYPES.get(c, "STRING"), **({"StringEncoding": "UTF-8"}
+            if _FOCUS_TYPES.get(c, "STRING") in ("STRING", "JSON") else {})) for c in columns]
+    schema = dict(FocusVersion=FOCUS_VERSION, CreationDate=SCHEMA_CREATED, DataGeneratorVersion=gen_version, ColumnDefinition=cols)
+    sid = str(uuid.uuid5(uuid.NAMESPACE_URL, "llmops-nb:focus:" + json.dumps(schema, sort_keys=True)))
+    return dict(DataGenerator=dict(DataGenerator=generator), Schema=dict(SchemaId=sid, **schema))
+
+# %% ../nbs/30c_cost_focus.ipynb #1ea691ac
+def focus_metadata_path(path) -> Path:
+    "Where `export_focus_csv` writes the metadata of the CSV at `path`: beside it, `<stem>.metadata.json`."
+    path = Path(path)
+    return path.with_name(path.stem + ".metadata.json")
+
+# %% ../nbs/30c_cost_focus.ipynb #e83ebc93
 def export_focus_csv(priced: pd.DataFrame, path, billing_account: str = "llmops-nb") -> Path:
-    "Write the FOCUS rows of `priced` to a UTF-8 CSV at `path` (Excel-friendly BOM) and return the path."
+    "Write the FOCUS 1.2 rows of `priced` to a UTF-8 CSV at `path` (no BOM, plain decimals) and its metadata beside it; return the CSV's path."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    focus_table(priced, billing_account).to_csv(path, index=False, encoding="utf-8-sig")
+    ft = focus_table(priced, billing_account)
+    ft[list(_FOCUS_DECIMALS)] = ft[list(_FOCUS_DECIMALS)].map(_plain)
+    ft["x_Calls"] = ft["x_Calls"].astype("int64").astype(str)
+    ft.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+    meta = focus_metadata(ft.columns, "llmops-nb")
+    meta["data_location"] = [dict(filepath=path.name, total_bytes=path.stat().st_size, total_rows=len(ft))]
+    focus_metadata_path(path).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

@@ -163,8 +163,11 @@ class IngestSummary:
 
 # %% ../nbs/14_log_store.ipynb #fb1c4ffe
 def _append_gx(store: Path, summary: IngestSummary, at: pd.Timestamp) -> None:
-    "Append this load's GX results to `<store>/gx_results.jsonl` (one line per expectation)."
+    "Append this load's GX results to `<store>/gx_results.jsonl` (one line per expectation); GX's own results to `<store>/gx_validations/<load_id>.json`."
     if summary.gx is None: return
+    if native := summary.gx.attrs.get("gx_results"):
+        (store / "gx_validations").mkdir(exist_ok=True)
+        (store / "gx_validations" / f"{summary.load_id}.json").write_text(json.dumps(native, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     with open(store / "gx_results.jsonl", "a", encoding="utf-8") as f:
         for r in json.loads(summary.gx.to_json(orient="records")):
             f.write(json.dumps(dict(load_id=summary.load_id, loaded_at=at.isoformat(), **r), ensure_ascii=False) + "\n")

@@ -304,7 +304,9 @@ def _sum_gx(parts: list[pd.DataFrame]) -> pd.DataFrame|None:
     out = df.groupby(["check", "rule", "expectation", "column"], sort=False).agg(
         success=("success", "all"), element_count=("element_count", "sum"), unexpected_count=("unexpected_count", "sum")).reset_index()
     out["unexpected_percent"] = 100 * out.unexpected_count / out.element_count.where(out.element_count > 0)
-    return out.astype({"element_count": "Int64", "unexpected_count": "Int64", "unexpected_percent": "float64"})
+    out = out.astype({"element_count": "Int64", "unexpected_count": "Int64", "unexpected_percent": "float64"})
+    out.attrs["gx_results"] = [p.attrs["gx_result"] for p in parts if "gx_result" in p.attrs]  # GX's own JSON, per batch
+    return out
 
 # %% ../nbs/10_logs.ipynb #59b0ca41
 def _store_part(part: LoadResult,  # one validated chunk of a file

@@ -12,10 +12,11 @@ from .errors import LlmopsError
 __all__ = ['COLUMNS', 'DTYPES', 'COLUMN_NAMES', 'REQUIRED', 'TOKEN_COLUMNS', 'ERROR_STATUS_MIN', 'SERVER_ERROR_MIN',
            'UNAVAILABLE_STATUS', 'IS_ERROR_SQL', 'IS_UNAVAILABLE_SQL', 'PERIOD_RE', 'FINISH_REASONS', 'SERVICE_TIERS',
            'STATUS_CODE_RANGE', 'FEEDBACK_VALUES', 'QUALITY_RANGE', 'TS_MIN', 'MAX_FUTURE_DAYS', 'PROVIDER_NAMES',
-           'PROVIDER_ALIASES', 'TEXT_COLUMNS', 'GX_COLUMNS', 'Column', 'column', 'requestlog_dtypes',
-           'empty_requestlog', 'conform', 'schema_table', 'error_rule', 'unavailable_rule', 'is_error',
-           'is_unavailable', 'PeriodError', 'check_period', 'normalize_provider', 'Check', 'ts_bounds',
-           'requestlog_checks', 'add_check_columns', 'requestlog_suite', 'gx_frame', 'run_gx']
+           'PROVIDER_ALIASES', 'TEXT_COLUMNS', 'SUITE_PARAMETERS', 'GX_COLUMNS', 'Column', 'column',
+           'requestlog_dtypes', 'empty_requestlog', 'conform', 'schema_table', 'error_rule', 'unavailable_rule',
+           'is_error', 'is_unavailable', 'PeriodError', 'check_period', 'normalize_provider', 'Check', 'ts_bounds',
+           'requestlog_checks', 'add_check_columns', 'requestlog_suite', 'requestlog_suite_dict', 'suite_parameters',
+           'requestlog_suite_path', 'write_requestlog_suite', 'load_requestlog_suite', 'gx_frame', 'run_gx']
 
 # %% ../nbs/03_schema.ipynb #e19d8ab7
 @dataclass(frozen=True)
@@ -331,11 +332,50 @@ def _gx_context():
 
 # %% ../nbs/03_schema.ipynb #bf1aa23d
 def requestlog_suite(checks=None, name: str = "requestlog", read: dict|None = None):
-    "A GX `ExpectationSuite` holding one expectation per check (default: `requestlog_checks()`); `read`: check id → column to read."
+    "A GX `ExpectationSuite` holding one expectation per check (default: `requestlog_checks()`); `read`: check id → column to read. Needs no GX context."
     gx = _gx(); gxe = gx.expectations
-    suite = gx.ExpectationSuite(name=name)
-    for c in (checks or requestlog_checks()): suite.add_expectation(_expectation(gxe, c, (read or {}).get(c.id)))
-    return suite
+    return gx.ExpectationSuite(name=name, expectations=[_expectation(gxe, c, (read or {}).get(c.id)) for c in (checks or requestlog_checks())])
+
+# %% ../nbs/03_schema.ipynb #b0c3917c
+SUITE_PARAMETERS = ("ts_start_min", "ts_start_max")  # the shipped suite's parameters: the plausible ts_start range
+
+def requestlog_suite_dict(name: str = "requestlog") -> dict:
+    "The RequestLog suite as GX suite JSON, with the ts_start bounds as suite parameters (values: `suite_parameters(now)`)."
+    par = [{"$PARAMETER": p} for p in SUITE_PARAMETERS]
+    checks = [replace(c, lo=par[0], hi=par[1]) if c.id == "between:ts_start" else c for c in requestlog_checks()]
+    d = requestlog_suite(checks, name).to_json_dict()
+    d.pop("id", None)
+    d["meta"] = {**(d.get("meta") or {}), "llmops_nb": {"table": "RequestLog", "validate": "add_check_columns(conform(df))",
+                                                        "suite_parameters": list(SUITE_PARAMETERS)}}
+    return d
+
+# %% ../nbs/03_schema.ipynb #92ca1e42
+def suite_parameters(now=None) -> dict:
+    "Values of the shipped suite's parameters for `now` (default: the current time): the range `requestlog_checks(now)` uses."
+    return dict(zip(SUITE_PARAMETERS, ts_bounds(now)))
+
+# %% ../nbs/03_schema.ipynb #21e79374
+def requestlog_suite_path():
+    "The suite file shipped in the installed package (`llmops_nb/data/schemas/requestlog.gx_suite.json`)."
+    from importlib.resources import files
+    from pathlib import Path
+    return Path(str(files("llmops_nb") / "data" / "schemas" / "requestlog.gx_suite.json"))
+
+def write_requestlog_suite(path=None):
+    "Write `requestlog_suite_dict()` to `path` (default: the shipped file; run it after changing the checks) and return the path."
+    import json
+    from pathlib import Path
+    path = Path(path) if path else requestlog_suite_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(requestlog_suite_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    return path
+
+# %% ../nbs/03_schema.ipynb #c57b95c9
+def load_requestlog_suite(path=None):
+    "The shipped suite (or the suite JSON at `path`) as a GX `ExpectationSuite`; add it to your context with `context.suites.add(...)`."
+    import json
+    from pathlib import Path
+    return _gx().ExpectationSuite(**json.loads(Path(path or requestlog_suite_path()).read_text(encoding="utf-8")))
 
 # %% ../nbs/03_schema.ipynb #2bfdde3b
 def gx_frame(df: pd.DataFrame, checks) -> tuple[pd.DataFrame, dict]:
@@ -378,4 +418,6 @@ def run_gx(df: pd.DataFrame, checks=None, now=None) -> pd.DataFrame:
                          unexpected_percent=out.get("unexpected_percent", 0.0 if r.success else None)))
     order = {c.id: i for i, c in enumerate(checks)}
     out = pd.DataFrame(rows).sort_values("check", key=lambda s: s.map(order)).reset_index(drop=True)
-    return out.astype({"unexpected_count": "Int64", "unexpected_percent": "float64", "element_count": "Int64"})
+    out = out.astype({"unexpected_count": "Int64", "unexpected_percent": "float64", "element_count": "Int64"})
+    out.attrs["gx_result"] = res.to_json_dict()  # GX's own validation result (JSON), kept beside the flat table
+    return out

@@ -151,26 +151,31 @@ FOCUS_REQUIRED = ["BilledCost", "EffectiveCost", "ListCost", "BillingCurrency", 
 
 def test_focus_export_hand_worked(toy, tmp_path):
     path = K.export_focus_csv(toy, tmp_path / "focus.csv", "Toy KK")
-    f = pd.read_csv(path, encoding="utf-8-sig")
+    f = pd.read_csv(path, encoding="utf-8")
     assert set(FOCUS_REQUIRED) <= set(f.columns)
     r = f[(f.ChargePeriodStart == "2026-08-04T00:00:00Z") & (f.SubAccountName == "legal")].sort_values("SkuId")
-    # 1,000,000 input tokens at $1 and 500,000 output tokens at $2, at 150 yen: ¥150 each
-    assert r.ConsumedQuantity.tolist() == [1_000_000, 500_000] and r.BilledCost.tolist() == [150.0, 150.0]
-    assert r.ListUnitPrice.tolist() == [150.0, 300.0] and r.PricingUnit.unique().tolist() == ["1M Tokens"]
+    # 1,000,000 input tokens at $1 and 500,000 output tokens at $2 per million: $1.00 each, ¥150 each at 150 yen
+    assert r.ConsumedQuantity.tolist() == [1_000_000, 500_000] and r.BilledCost.tolist() == [1.0, 1.0]
+    assert r.ListUnitPrice.tolist() == [1.0, 2.0] and r.PricingQuantity.tolist() == [1.0, 0.5]
+    assert r.PricingUnit.unique().tolist() == ["1000000 Tokens"] and r.ChargeClass.isna().all()
+    assert r.x_ReportingBilledCost.tolist() == pytest.approx([150.0, 150.0])
     assert r.ChargePeriodEnd.tolist() == ["2026-08-05T00:00:00Z"] * 2 and r.BillingPeriodStart.tolist() == ["2026-08-01T00:00:00Z"] * 2
-    assert r.x_ConsumptionTax.tolist() == pytest.approx([15.0, 15.0])
+    assert r.x_ReportingConsumptionTax.tolist() == pytest.approx([15.0, 15.0])
     assert json.loads(r.Tags.iloc[0]) == {"department": "legal", "team": "legal-team", "project": "p-legal", "cost_center": "CC-legal",
                                           "use_case": "uc-legal", "user_id_hash": json.loads(r.Tags.iloc[0])["user_id_hash"]}
-    assert set(f.ServiceCategory) == {"AI and Machine Learning"} and set(f.ConsumedUnit) == {"Tokens"} and set(f.BillingCurrency) == {"JPY"}
-    assert f.BilledCost.sum() == pytest.approx(toy.cost_jpy.sum(), abs=1e-6)
+    assert set(f.ServiceCategory) == {"AI and Machine Learning"} and set(f.ConsumedUnit) == {"Tokens"} and set(f.BillingCurrency) == {"USD"}
+    assert f.BilledCost.sum() == pytest.approx(toy.cost_usd.sum(), abs=1e-9)
+    assert f.x_ReportingBilledCost.sum() == pytest.approx(toy.cost_jpy.sum(), abs=1e-6)
 
 
 def test_focus_on_demo_matches_priced_totals(demo_priced):
     oct_ = demo_priced[demo_priced.ts_start.dt.strftime("%Y-%m") == "2026-10"]
     f = K.focus_table(oct_, "Mirai")
     p = oct_[oct_.priced]
-    assert f.BilledCost.sum() == pytest.approx(p.cost_jpy.sum(), rel=1e-9)
-    assert f.ListCost.sum() == pytest.approx((p.cost_list_usd * p.fx_rate).sum(), rel=1e-9)
+    assert f.BilledCost.sum() == pytest.approx(p.cost_usd.sum(), rel=1e-9)
+    assert f.ListCost.sum() == pytest.approx(p.cost_list_usd.sum(), rel=1e-9)
+    assert f.x_ReportingBilledCost.sum() == pytest.approx(p.cost_jpy.sum(), rel=1e-9)
+    assert f.x_ReportingListCost.sum() == pytest.approx((p.cost_list_usd * p.fx_rate).sum(), rel=1e-9)
     assert f.ConsumedQuantity.sum() == pytest.approx(float(p.input_tokens.sum() + p.output_tokens.sum()), rel=1e-12)
     assert f.x_Calls.groupby([f.ChargePeriodStart, f.ResourceId]).max().sum() <= len(p)
     # the contract discount shows as ListCost above BilledCost for Anthropic only

@@ -100,10 +100,16 @@ def test_cost_report_budget_alert_on_the_planted_overrun(cost_run, october, ws):
 
 def test_cost_report_focus_csv(cost_run, october):
     loc, run = cost_run
-    f = pd.read_csv(run.out_dir / run.results["focus_csv"], encoding="utf-8-sig")
-    assert {"BilledCost", "EffectiveCost", "BillingCurrency", "ChargePeriodStart", "ChargePeriodEnd", "ServiceCategory",
-            "ServiceName", "SkuId", "ConsumedQuantity", "ConsumedUnit", "PricingUnit", "ListUnitPrice", "Tags"} <= set(f.columns)
-    assert f.BilledCost.sum() == pytest.approx(october[october.priced].cost_jpy.sum(), rel=1e-9)
+    f = pd.read_csv(run.out_dir / run.results["focus_csv"], encoding="utf-8")
+    assert {"BilledCost", "EffectiveCost", "BillingCurrency", "ChargeClass", "ChargePeriodStart", "ChargePeriodEnd", "ServiceCategory",
+            "ServiceName", "SkuId", "SkuMeter", "ConsumedQuantity", "ConsumedUnit", "PricingUnit", "ListUnitPrice", "Tags"} <= set(f.columns)
+    assert f.BilledCost.sum() == pytest.approx(october[october.priced].cost_usd.sum(), rel=1e-9)  # USD, as billed
+    # the yen view is the report's chargeback: same fact, same number, department by department
+    by = f.groupby("SubAccountName")[["x_ReportingBilledCost", "x_ReportingConsumptionTax", "x_ReportingBilledCostInclTax"]].sum()
+    for d in run.results["by_department"]:
+        if d["department"] not in by.index: assert d["cost"] == 0; continue  # only unpriced calls: nothing to bill
+        assert by.loc[d["department"]].tolist() == pytest.approx([d["cost"], d["tax"], d["total"]], rel=1e-9), d["department"]
+    assert (run.out_dir / run.results["focus_csv"].replace(".csv", ".metadata.json")).exists()
     assert set(f.ChargePeriodStart.str[:7]) == {PERIOD}
     from llmops_nb.reports import file_entry, verify_manifest  # the CSV is an output of the run, hashed in its manifest
     listed = {o["path"]: o for o in run.manifest["outputs"]}
