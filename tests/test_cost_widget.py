@@ -187,4 +187,6 @@ def test_sliders_update_the_figures(voila, ws):
         page.locator(".cost-estimator button", has_text="日本語").click()
         page.wait_for_function("() => document.querySelector('.ce-summary')?.innerText.includes('月額費用')", timeout=30_000)
         assert "損益分岐点" in page.locator(".ce-breakeven").inner_text()
-        assert page.locator(".cost-estimator .widget-slider", has_text="対象人数").count() == 1
+        slider = page.locator(".cost-estimator .widget-slider", has_text="対象人数")
+        slider.first.wait_for(timeout=30_000)  # the labels are re-rendered after the summary: wait, do not sample
+        assert slider.count() == 1
