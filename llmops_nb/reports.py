@@ -40,10 +40,16 @@ class ReportError(LlmopsError, RuntimeError):
 
 # %% ../nbs/50_reports.ipynb #5c8fdf1f
 def templates_dir() -> Path:
-    "The folder holding report templates: `$LLMOPS_NB_TEMPLATES`, else the project's `templates/`."
+    "The folder holding report templates: `$LLMOPS_NB_TEMPLATES`, else the copy in the installed package, else the repository's `templates/`."
     if env := os.environ.get("LLMOPS_NB_TEMPLATES"): return Path(env).resolve()
+    from importlib.resources import files
+    packaged = Path(str(files("llmops_nb") / "data" / "templates"))
+    if packaged.is_dir(): return packaged
     import llmops_nb
-    return Path(llmops_nb.__file__).resolve().parent.parent / "templates"
+    repo = Path(llmops_nb.__file__).resolve().parent.parent / "templates"
+    if repo.is_dir(): return repo
+    raise ReportError(f"report templates not found: neither {packaged} (installed package) nor {repo} (checkout); "
+                      "reinstall llmops-nb or set $LLMOPS_NB_TEMPLATES to a folder of templates")
 
 # %% ../nbs/50_reports.ipynb #0208b777
 def report_name(template) -> str:
@@ -54,11 +60,13 @@ def report_name(template) -> str:
 def list_reports(folder=None) -> dict[str, Path]:
     "Report name → template path, for every `*.ipynb` at the top level of `folder` (default `templates_dir()`)."
     folder = Path(folder) if folder else templates_dir()
+    if not folder.is_dir(): raise ReportError(f"templates folder not found: {folder}")
     out: dict[str, Path] = {}
     for p in sorted(folder.glob("*.ipynb")):
         name = report_name(p)
         if name in out: raise ReportError(f"two templates give the report name {name!r}: {out[name].name} and {p.name}; rename one")
         out[name] = p
+    if not out: raise ReportError(f"no report template (*.ipynb) in {folder}")
     return out
 
 # %% ../nbs/50_reports.ipynb #70f193a2

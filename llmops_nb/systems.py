@@ -57,11 +57,13 @@ def read_yaml(path) -> tuple[object, object]:
 
 # %% ../nbs/21_systems.ipynb #66e903d4
 def catalogue_dir(path=None) -> Path:
-    "The catalogue folder: `path`, `$LLMOPS_NB_CATALOGUE`, the repo's `governance/`, or the packaged copy."
+    "The catalogue folder: `path`, `$LLMOPS_NB_CATALOGUE`, the installed package's copy, or the repository's `governance/`."
     if path is not None: return Path(path)
     if env := os.environ.get("LLMOPS_NB_CATALOGUE"): return Path(env)
+    from importlib.resources import files
+    packaged = Path(str(files("llmops_nb") / "data" / "governance"))
     here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    for cand in (here.parent/"governance", here/"data"/"governance", Path.cwd().parent/"governance", Path.cwd()/"governance"):
+    for cand in (packaged, here.parent/"governance", Path.cwd().parent/"governance", Path.cwd()/"governance"):
         if (cand/"controls").is_dir(): return cand
     raise FileNotFoundError("governance catalogue not found: set $LLMOPS_NB_CATALOGUE to the folder holding controls/ and mappings/")
 

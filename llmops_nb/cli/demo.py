@@ -50,6 +50,8 @@ def cli_demo(argv: list[str]) -> int:
     if a.rows < 1: raise CliError(f"--rows must be at least 1, not {a.rows}")
     from llmops_nb import logs
     from llmops_nb.demo import make_demo_workspace
+    from llmops_nb.reports import list_reports
+    if not a.no_reports: list_reports()  # no templates: fail now, not after building the workspace
     print(f"creating the demo workspace in {Path(a.out).resolve()} ({a.rows:,} calls, seed {a.seed}) …", file=sys.stderr)
     ws = Path(make_demo_workspace(a.out, rows=a.rows, seed=a.seed))
     s = _settings(ws)
@@ -62,4 +64,5 @@ def cli_demo(argv: list[str]) -> int:
     if runs: print("reports (open in a browser):")
     for r in runs: print(f"  {r.name} [{r.params.get('locale')}]: {file_url(r.html)}")
     if failures: return err(f"{len(failures)} report(s) failed: " + " | ".join(failures))
+    if not runs: return err("no report was rendered")
     return 0
