@@ -4,15 +4,15 @@
 
 # %% ../nbs/01_config.ipynb #22980f24
 from __future__ import annotations
-import configparser, os, re
+import configparser, math, os, re
 from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from .errors import LlmopsError
 
 # %% auto #0
-__all__ = ['RULES', 'Rule', 'SettingsError', 'Settings', 'find_settings', 'load_settings', 'settings_table', 'settings_ini_text',
-           'node_line']
+__all__ = ['RULES', 'MAX_YAML_BYTES', 'MAX_YAML_NODES', 'Rule', 'SettingsError', 'Settings', 'find_settings', 'load_settings',
+           'settings_table', 'settings_ini_text', 'node_line', 'YamlLimitError', 'bounded_yaml']
 
 # %% ../nbs/01_config.ipynb #7015d53e
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ def _parse(rule: Rule, raw: str):
         elif rule.kind is float: value = float(raw.replace("_", ""))
         else: value = raw
     except ValueError: raise ValueError(rule.describe()) from None
+    if rule.kind is float and not math.isfinite(value): raise ValueError(f"{rule.describe()} (nan and inf are not amounts)")
     if rule.allowed and value not in rule.allowed: raise ValueError(rule.describe())
     if rule.lo is not None and value < rule.lo: raise ValueError(rule.describe())
     if rule.hi is not None and value > rule.hi: raise ValueError(rule.describe())
@@ -159,14 +160,25 @@ def _check_known(cp, text: str, fname: str):
                 raise SettingsError(f"{fname}:{line}: [{sec}] {key}: unknown setting; known in [{sec}]: "
                                     + (", ".join(k for s, k in sorted(known) if s == sec) or "none (unknown section)"))
 
+# %% ../nbs/01_config.ipynb #c1ae02d9
+def _ini_text(f: Path) -> str:
+    "The text of settings file `f`: UTF-8, with or without the byte-order mark Notepad writes; any other encoding is named."
+    data = f.read_bytes()
+    try: return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        try: data.decode("cp932"); guess = "it looks like Shift_JIS"
+        except UnicodeDecodeError: guess = "unknown encoding"
+        raise SettingsError(f"{f}:{line}: not UTF-8 ({guess}): save settings.ini as UTF-8") from None
+
 # %% ../nbs/01_config.ipynb #7d7915f1
 def load_settings(path=None, **overrides) -> Settings:
     "Read, validate and return the settings; `overrides` (attribute=value) win over the file, e.g. `locale='en'`."
     f = find_settings(path)
     values = {}
     if f is not None:
-        text = f.read_text(encoding="utf-8")
-        cp = configparser.ConfigParser(inline_comment_prefixes=(";", "#"))
+        text = _ini_text(f)
+        cp = configparser.ConfigParser(inline_comment_prefixes=(";", "#"), interpolation=None)  # `100% Natural` is text
         try: cp.read_string(text, source=str(f))
         except configparser.Error as e: raise SettingsError(f"{f}: not a valid INI file: {e}") from None
         _check_known(cp, text, str(f))
@@ -219,3 +231,38 @@ def node_line(node, path) -> int|None:
             node = node.value[key]; line = node.start_mark.line + 1
         else: break
     return line
+
+# %% ../nbs/01_config.ipynb #a54d0fd7
+class YamlLimitError(LlmopsError, ValueError):
+    "A YAML file too large, or whose aliases expand too far (a 'billion laughs' file); the message names the file."
+
+# %% ../nbs/01_config.ipynb #8822de6f
+MAX_YAML_BYTES, MAX_YAML_NODES = 5_000_000, 500_000
+
+def _expanded_nodes(root, limit: int) -> int:
+    "Nodes of a composed YAML tree with every alias expanded, counted once per node (memoised); stops past `limit`."
+    import yaml
+    size, busy, stack = {}, set(), [(root, False)]
+    kids = lambda n: ([x for kv in n.value for x in kv] if isinstance(n, yaml.MappingNode)
+                      else n.value if isinstance(n, yaml.SequenceNode) else [])
+    while stack:
+        n, done = stack.pop()
+        if done:
+            busy.discard(id(n)); size[id(n)] = min(limit + 1, 1 + sum(size[id(k)] for k in kids(n))); continue
+        if id(n) in size: continue
+        if id(n) in busy: return limit + 1  # an alias inside its own anchor: infinite when expanded
+        busy.add(id(n)); stack.append((n, True))
+        stack.extend((k, False) for k in kids(n) if id(k) not in size)
+    return size[id(root)] if root is not None else 0
+
+# %% ../nbs/01_config.ipynb #864bd373
+def bounded_yaml(text: str, fname: str = "<text>", Loader=None):
+    "The composed node tree of YAML `text` after the size and alias-expansion checks (YamlLimitError), for the caller to load."
+    import yaml
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
+        raise YamlLimitError(f"{fname}: larger than {MAX_YAML_BYTES:,} bytes: not a settings file", fname, rule="yaml_too_large")
+    root = yaml.compose(text, Loader=Loader or yaml.SafeLoader)
+    if _expanded_nodes(root, MAX_YAML_NODES) > MAX_YAML_NODES:
+        raise YamlLimitError(f"{fname}:1: aliases expand to more than {MAX_YAML_NODES:,} values (a 'billion laughs' file?): "
+                             "write the values out", fname, line=1, rule="yaml_alias_bomb")
+    return root

@@ -14,6 +14,7 @@ import yaml
 
 from .eval_metrics import LOWER_IS_BETTER, METRICS, ScoreConfig, score_run
 from .eval_data import _err, list_runs, load_run
+from .config import bounded_yaml
 
 # %% auto #0
 __all__ = ['GATE_RULES', 'poisson_weights', 'bootstrap_deltas', 'mcnemar_counts', 'mcnemar', 'pair_runs', 'pair_matrices',
@@ -230,7 +231,7 @@ def load_thresholds(path) -> dict:
     "Read and validate a gate thresholds file: {'metrics': {...}, 'flips': {...}, 'scoring': ScoreConfig}."
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    try: d = yaml.safe_load(text) or {}
+    try: bounded_yaml(text, str(path)); d = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise _err(path, mark.line + 1 if mark else 1, "yaml", f"not valid YAML: {getattr(e, 'problem', e)}") from None

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .i18n import t, check_locale
-from .config import node_line
+from .config import bounded_yaml, node_line
 from .errors import LlmopsError
 
 
@@ -162,7 +162,7 @@ def _read_yaml(path: Path, exc=BankError):
     "Parsed YAML of `path` and its text; a syntax error names file and line."
     import yaml
     text = Path(path).read_text(encoding="utf-8")
-    try: return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), text  # libyaml when available
+    try: bounded_yaml(text, str(path)); return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), text
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise exc(f"{path}:{mark.line + 1 if mark else '?'}: not valid YAML: {getattr(e, 'problem', e)} (rule: syntax)") from None

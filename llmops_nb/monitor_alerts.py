@@ -14,6 +14,7 @@ import pandas as pd
 
 from .errors import LlmopsError
 from .ops import DIMENSIONS, _key_sql, run_sql
+from .config import bounded_yaml
 
 # %% auto #0
 __all__ = ['ALERT_METRICS', 'SEVERITIES', 'ALERTS_FILE', 'ALERT_COLUMNS', 'CALL_COLUMNS', 'AlertRule', 'check_rule',
@@ -90,7 +91,7 @@ class AlertRuleError(LlmopsError, ValueError):
 def parse_alert_rules(text: str, fname: str = ALERTS_FILE) -> list[AlertRule]:
     "Alert rules from YAML `text` (`rules:` a list of mappings with AlertRule fields); errors name file and line."
     import yaml
-    try: node = yaml.compose(text)
+    try: node = bounded_yaml(text, fname)
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", -1) + 1
         raise AlertRuleError(f"{fname}:{line}: not valid YAML: {getattr(e, 'problem', e)}") from None

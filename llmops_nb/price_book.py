@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 import pandas as pd
 from .errors import LlmopsError
+from .config import bounded_yaml
 
 # %% auto #0
 __all__ = ['RATE_PARTS', 'CACHE_1H_FACTOR', 'OTEL_TO_CATALOGUE', 'SELF_HOSTED', 'SERVICE_TIERS', 'EXAMPLE_PRICE_BOOK',
@@ -289,7 +290,7 @@ def yaml_with_lines(text: str, fname: str = "<text>") -> tuple[object, dict]:
     class Loader(yaml.SafeLoader): pass  # dates stay text: we check them ourselves, with the line
     Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != "tag:yaml.org,2002:timestamp"]
                                       for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-    try: data, root = yaml.load(text, Loader=Loader), yaml.compose(text, Loader=Loader)
+    try: bounded_yaml(text, fname); data, root = yaml.load(text, Loader=Loader), yaml.compose(text, Loader=Loader)  # bombs stop first
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
         raise PriceBookError(f"{fname}:{'' if line is None else line + 1}: not valid YAML: {getattr(e, 'problem', e)}") from None

@@ -14,6 +14,7 @@ import yaml
 from packaging.version import InvalidVersion, Version
 
 from .errors import LlmopsError
+from .config import bounded_yaml, YamlLimitError
 
 # %% auto #0
 __all__ = ['APPROVAL_STATUSES', 'REQUIRED_FIELDS', 'PLACEHOLDER', 'USAGE_STATUSES', 'PENDING_DEMO_PROMPT', 'DEMO_PROMPT_VERSIONS',
@@ -161,7 +162,8 @@ def read_prompt_file(path, problems: list|None = None) -> Prompt|None:
     if parts:
         fm_text, raw_body, off, body_line = parts
         body = raw_body.strip("\n") + "\n"
-        try: node, fm = yaml.compose(fm_text), yaml.safe_load(fm_text)
+        try: node, fm = bounded_yaml(fm_text, str(f)), yaml.safe_load(fm_text)
+        except YamlLimitError as e: problems.append(Problem(f, off, "front_matter.yaml", str(e).split(": ", 1)[-1]))
         except yaml.YAMLError as e:
             mark = getattr(e, "context_mark", None) or getattr(e, "problem_mark", None)  # where the broken construct starts
             problems.append(Problem(f, off + (mark.line if mark else 0), "front_matter.yaml",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .config import node_line
+from .config import bounded_yaml, node_line
 from .errors import LlmopsError
 
 # %% auto #0
@@ -49,7 +49,7 @@ class GovernanceError(LlmopsError, ValueError):
 def read_yaml(path) -> tuple[object, object]:
     "(data, node tree) of YAML file `path`; raises GovernanceError naming the line of a syntax error."
     text = Path(path).read_text(encoding="utf-8")
-    try: return yaml.load(text, Loader=_Loader), yaml.compose(text, Loader=_Loader)
+    try: bounded_yaml(text, str(path)); return yaml.load(text, Loader=_Loader), yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise GovernanceError([Problem(str(path), mark.line + 1 if mark else None, "yaml.syntax",
